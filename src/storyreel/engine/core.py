@@ -1,0 +1,131 @@
+"""What every engine shares: loading a project's Film, building the router, running one node, committing it.
+
+The local engine (asyncio, one process) and the Celery engine (many workers) both run nodes through
+:func:`execute_node` and commit them through :func:`commit_node`, so a node means the same thing on both.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from storyreel.config import load_config
+from storyreel.film import versions
+from storyreel.film.models import Film
+from storyreel.plan.graph import Node, Plan
+from storyreel.providers.base import Usage
+from storyreel.providers.limits import Budget
+from storyreel.providers.router import Router
+from storyreel.steps import STAGES, STEPS
+from storyreel.steps.base import context_of
+from storyreel.steps.context import StepContext
+from storyreel.store.db import Store
+
+
+def make_router(store: Store, project: str | None, config_path: Path | None = None,
+                adapters: dict[str, Any] | None = None) -> Router:
+    config = load_config(store.data_dir, config_path)
+    spent = store.spent(project) if project else 0.0
+    return Router(config, steps={s.name: s.kind for s in STEPS}, budget=Budget(config.budget, spent),
+                  adapters=adapters)
+
+
+def fingerprint_fn(router: Router):
+    cache: dict[str, Any] = {}
+
+    def fp(step) -> Any:
+        if step.name not in cache:
+            cache[step.name] = {} if step.kind == "none" else router.fingerprint(step.name, step.kind)
+        return cache[step.name]
+
+    return fp
+
+
+def stage_index(stage: str) -> int:
+    return STAGES.index(stage)
+
+
+class JobCall:
+    """The Call handed to providers for one job: attempts and provider state go to the job row."""
+
+    def __init__(self, store: Store, job_id: int, state: dict | None = None):
+        self.store = store
+        self.job_id = job_id
+        self.state: dict[str, Any] = dict(state or {})
+        self.attempts: list[dict] = []
+        self.cost = 0.0
+
+    def save_state(self) -> None:
+        self.store.update_job(self.job_id, state=self.state)
+
+    def attempt(self, *, model: str, ok: bool, error: str = "", usage: Usage | None = None,
+                request: dict | None = None) -> None:
+        cost = usage.cost if usage else 0.0
+        self.cost += cost
+        self.attempts.append({"model": model, "ok": ok, "error": error, "cost": cost,
+                              "input_tokens": usage.input_tokens if usage else 0,
+                              "output_tokens": usage.output_tokens if usage else 0,
+                              "request": request, "at": time.time()})
+
+
+@dataclass
+class Outcome:
+    node: Node
+    key: str
+    job_id: int
+    output: dict | None = None
+    error: str | None = None
+    exception: BaseException | None = None
+    call: JobCall | None = None
+    prompts: list[dict] = field(default_factory=list)
+
+
+async def execute_node(node: Node, key: str, film: Film, router: Router, call: JobCall,
+                       project_dir: Path) -> tuple[dict, list[dict]]:
+    """Run one node's step and return (output, prompts sent). Raises what the step raises."""
+    ctx = StepContext(step=node.step, item=node.item, film=film, context=context_of(node.step, film, node.item),
+                      router=router, call=call, project_dir=project_dir)
+    output = await node.step.run(ctx)
+    json.dumps(output)  # outputs are JSON: fail here, not at commit, if a step returns something else
+    return output, ctx.prompts
+
+
+def job_request(prompts: list[dict], call: JobCall, router: Router, node: Node) -> dict:
+    models = [a["model"] for a in call.attempts] or [
+        f"{r.provider}:{r.model}" for r in (router.routes(node.step.name, node.step.kind)
+                                            if node.step.kind != "none" else [])][:1]
+    return {"prompts": prompts, "attempts": call.attempts, "model": models[-1] if models else "",
+            "chain": router.fingerprint(node.step.name, node.step.kind) if node.step.kind != "none" else {}}
+
+
+def commit_node(store: Store, project: str, film: Film, applied: dict, node: Node, key: str, job_id: int,
+                output: dict, request: dict, cost: float, attempts: int) -> int:
+    """Apply a node's output to the Film and record it: the job and the new version in one transaction."""
+    node.step.apply(film, node.item, output)
+    applied[node.id] = {"key": key, "job": job_id}
+    with store.tx() as conn:
+        store.update_job(job_id, conn, status="done", finished=time.time(), outputs=output, request=request,
+                         cost=cost, attempts=attempts, error=None)
+        return store.commit_version(conn, project, film.model_dump(mode="json"), applied, node.id)
+
+
+def commit_reuse(store: Store, project: str, film: Film, applied: dict, node: Node, key: str, output: dict) -> int:
+    node.step.apply(film, node.item, output)
+    applied[node.id] = {"key": key, "reused": True}
+    with store.tx() as conn:
+        store.record_reuse(conn, project, node.id, node.step.name, node.item, key, output)
+        return store.commit_version(conn, project, film.model_dump(mode="json"), applied, f"{node.id} (reused)")
+
+
+def load_head(store: Store, project: str) -> tuple[int, Film, dict]:
+    number, data, applied = store.head(project)
+    return number, versions.load(data), applied
+
+
+def plan_states(film: Film, applied: dict, fp, locked: set[str], running: set[str] = frozenset(),
+                failed: dict | None = None):
+    plan = Plan(film, STEPS)
+    return plan, plan.states(applied, fp, locked=locked, running=running, failed=failed)

@@ -1,0 +1,5 @@
+"""fal.ai queue: submit, poll status, fetch the result, cancel."""
+
+from storyreel.providers.fal.adapter import FalAdapter
+
+__all__ = ["FalAdapter"]

@@ -1,0 +1,133 @@
+"""The ``local`` provider: every capability, offline, honest about what it is.
+
+Text comes from the deterministic draft writer; images from the previz sketcher (storyboard panels and reference
+sheets drawn with Pillow); video from the animatic renderer (camera moves over the keyframes, encoded with PyAV);
+speech from espeak-ng when it is installed (else silent lines with subtitles); music from a procedural NumPy bed.
+CPU-heavy work runs in a process pool, one shot per process, so shots render in parallel across cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from storyreel.errors import FatalProviderError
+from storyreel.providers.base import (
+    Call,
+    ImageRequest,
+    ImageResult,
+    MusicRequest,
+    MusicResult,
+    SpeechRequest,
+    SpeechResult,
+    TextRequest,
+    TextResult,
+    VideoRequest,
+    VideoResult,
+)
+from storyreel.providers.local import writer
+
+_pool: ProcessPoolExecutor | None = None
+
+
+def pool() -> ProcessPoolExecutor:
+    global _pool
+    if _pool is None:
+        workers = int(os.environ.get("STORYREEL_RENDER_WORKERS") or max(1, os.cpu_count() or 1))
+        _pool = ProcessPoolExecutor(max_workers=workers)
+    return _pool
+
+
+def shutdown_pool() -> None:
+    global _pool
+    if _pool is not None:
+        _pool.shutdown(wait=False, cancel_futures=True)
+        _pool = None
+
+
+# --- work done in the pool's processes (module-level functions: picklable) ----------------------------------
+
+
+def _draw(spec: dict[str, Any], width: int, height: int) -> bytes:
+    from storyreel.providers.local import sketch
+
+    if spec.get("sheet"):
+        img = sketch.draw_reference(spec["kind"], spec["view"], spec["name"], spec.get("description", ""),
+                                    spec.get("state", ""), width, height)
+    else:
+        img = sketch.draw_frame(spec, width, height)
+    return sketch.encode_png(img)
+
+
+def _render(req: dict[str, Any]) -> dict[str, Any]:
+    from storyreel.media import video
+
+    info = video.render_clip(Path(req["out"]), first=Path(req["first"]), last=Path(req["last"]) if req["last"]
+                             else None, duration=req["duration"], width=req["width"], height=req["height"],
+                             camera_move=req["move"], fps=req["fps"],
+                             start_from=Path(req["start_from"]) if req["start_from"] else None)
+    return {"frames": info.frames, "duration": info.duration}
+
+
+class LocalProvider:
+    """Adapter protocol (see providers/router.py): name, capabilities(), text/image/video/speech/music."""
+
+    name = "local"
+
+    def capabilities(self) -> set[str]:
+        return {"text", "image", "video:text-to-video", "video:image-to-video", "video:first-last-frame",
+                "video:continue", "speech", "music"}
+
+    async def text(self, req: TextRequest, route: Any = None, call: Call | None = None) -> TextResult:
+        data = writer.draft(req.step, req.context)
+        try:
+            out = req.output.model_validate(data)
+        except ValidationError as e:  # the draft writer must honour the schema it is given, like any model
+            raise FatalProviderError(f"draft writer produced an invalid {req.step} answer: "
+                                     f"{e.errors()[0]['msg']}") from None
+        return TextResult(output=out, raw=json.dumps(data, ensure_ascii=False), model="local:draft")
+
+    async def image(self, req: ImageRequest, route: Any = None, call: Call | None = None) -> ImageResult:
+        loop = asyncio.get_running_loop()
+        data = await loop.run_in_executor(pool(), _draw, req.spec, req.width, req.height)
+        return ImageResult(data=data, mime="image/png", model="local:previz")
+
+    async def video(self, req: VideoRequest, route: Any = None, call: Call | None = None) -> VideoResult:
+        spec = req.spec or {}
+        keyframe = spec.get("keyframe_path") or req.first_frame
+        start_from = req.first_frame if req.strategy == "continue" else None
+        if req.strategy == "continue":
+            keyframe = spec.get("keyframe_path") or req.last_frame or req.first_frame
+        if keyframe is None:
+            raise FatalProviderError("the animatic renderer needs at least one keyframe")
+        last = req.last_frame if req.strategy in ("first-last-frame", "continue") else None
+        job = {"out": str(req.out_path), "first": str(keyframe), "last": str(last) if last else None,
+               "duration": req.duration, "width": req.width, "height": req.height,
+               "move": spec.get("camera_move", "static"), "fps": req.fps,
+               "start_from": str(start_from) if start_from else None}
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(pool(), _render, job)
+        return VideoResult(path=req.out_path, strategy=req.strategy, model="local:animatic",
+                           note="animatic: camera move over the keyframes")
+
+    async def speech(self, req: SpeechRequest, route: Any = None, call: Call | None = None) -> SpeechResult:
+        from storyreel.media import voice
+
+        params = voice.voice_for(req.voice)
+        duration = await asyncio.to_thread(voice.speak, req.text, req.out_path, **params)
+        if duration is None:
+            return SpeechResult(path=None, duration=voice.estimate_duration(req.text), voice="silent (subtitles)")
+        return SpeechResult(path=req.out_path, duration=duration, voice="espeak-ng")
+
+    async def music(self, req: MusicRequest, route: Any = None, call: Call | None = None) -> MusicResult:
+        from storyreel.media import audio
+
+        cues = [(c.start, c.duration, c.tempo, c.mode) for c in req.cues]
+        await asyncio.to_thread(audio.music_bed, cues, req.duration, req.out_path, seed=req.seed)
+        return MusicResult(path=req.out_path, model="local:music")
