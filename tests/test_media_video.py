@@ -288,3 +288,70 @@ def test_concat_rejects_bad_transitions(media):
 def test_concat_single_clip(media):
     r = V.concat(media["clips"][:1], [], media["dir"] / "one.mp4")
     assert r["frames"] == FPS and r["reencoded"] is False
+
+
+def test_concat_cut_of_mismatched_clips_reencodes(media):
+    d = media["dir"]
+    other = V.render_clip(d / "small.mp4", first=media["red"], last=None, duration=0.5, width=160, height=90)
+    fast = V.render_clip(
+        d / "fast.mp4", first=media["red"], last=None, duration=0.5, width=W, height=H, preset="ultrafast"
+    )
+    out = d / "mixed.mp4"
+    r = V.concat([media["clips"][0], other.path, fast.path], ["cut", "cut"], out)
+    assert r["reencoded"] is True  # different SPS/PPS cannot share one avcC: decoded and re-encoded
+    assert r["frames"] == FPS + 12 + 12
+    (s,) = V.probe(out)["streams"]
+    assert (s["width"], s["height"], s["frames"]) == (W, H, r["frames"])
+
+
+def test_last_frame_of_long_reel_seeks(media):
+    d = media["dir"]
+    clips = media["clips"] + media["clips"]
+    reel = d / "long.mp4"
+    r = V.concat(clips, ["cut"] * 5, reel)
+    assert r["duration"] > 3  # long enough for last_frame to seek instead of decoding everything
+    png = V.last_frame(reel, d / "long-last.png")
+    img = np.asarray(Image.open(png).convert("RGB"), np.int16)
+    assert np.abs(img - _frames(reel)[-1]).mean() < 1
+
+
+def test_killed_render_leaves_no_output(media, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "killed.mp4"
+    code = (
+        "from pathlib import Path; from storyreel.media.video import render_clip; "
+        f"render_clip(Path({str(out)!r}), first=Path({str(media['blue'])!r}), last=None, duration=60, "
+        "width=640, height=360, camera_move='push-in')"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # wait until encoding has written into the temp file
+            parts = list(tmp_path.glob(".killed.mp4.*.part"))
+            if parts and parts[0].stat().st_size > 0:
+                break
+            assert proc.poll() is None, "render finished before it could be killed"
+            time.sleep(0.02)
+        proc.kill()
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not out.exists()
+
+
+def test_concat_conforms_other_frame_rates(media):
+    d = media["dir"]
+    thirty = V.render_clip(d / "thirty.mp4", first=media["red"], last=None, duration=1.0, width=W, height=H,
+                           camera_move="push-in", fps=30)
+    assert thirty.frames == 30
+    out = d / "conformed.mp4"
+    r = V.concat([media["clips"][0], thirty.path], ["cut"], out)
+    assert r["reencoded"] is True and r["frames"] == 2 * FPS
+    (s,) = V.probe(out)["streams"]
+    assert s["fps"] == pytest.approx(FPS) and s["frames"] == 2 * FPS
+    fr = _frames(out)
+    assert _mean_rgb(fr[FPS - 1])[2] > 150 and _mean_rgb(fr[FPS])[0] > 150  # cut lands on the boundary

@@ -6,9 +6,9 @@ import asyncio
 
 import httpx
 import pytest
+
 from fakes import MP4, PNG, SECRET, NoSleep, RecordingCall
 from fakes.fal import FalFake
-
 from storyreel.config import Config
 from storyreel.errors import ProviderError
 from storyreel.providers.base import ImageRequest, VideoRequest
@@ -46,7 +46,7 @@ def clip_request(tmp_path) -> VideoRequest:
 async def test_submit_poll_result_download(fal, tmp_path):
     call = RecordingCall()
     result = await make_router(fal).video("clips", clip_request(tmp_path), call)
-    assert result.path.read_bytes() == MP4 and "video/mp4" in result.note
+    assert result.path.read_bytes() == MP4 and "video/mp4" in result.note and "sent '10'" in result.note
     submit = [r for r in fal.requests if r["route"] == "submit"][0]
     assert submit["path"] == f"/{KLING}"
     assert submit["headers"]["authorization"] == f"Key {SECRET}"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
-from fakes import MP4, PNG, PNG_DATA_URL, SECRET
 
+from fakes import MP4, PNG, PNG_DATA_URL, SECRET
 from storyreel.config import ModelConfig, aspect_ratio
 from storyreel.errors import FatalProviderError, RateLimited, RetryableError
 from storyreel.providers.http import (
@@ -80,7 +80,7 @@ def test_elide_keeps_shape_and_drops_data():
 
 def test_secrets_do_not_show():
     assert SECRET not in repr(Secret(SECRET)) and SECRET not in str(Secret(SECRET))
-    assert scrub(f"Incorrect API key provided: {SECRET}.", [SECRET]) == "Incorrect API key provided: ***"
+    assert scrub(f"Incorrect API key provided: {SECRET}.", [SECRET]) == "Incorrect API key provided: ***."
     assert scrub("key sk-test-SECR**********", [SECRET]) == "key ***"
 
 

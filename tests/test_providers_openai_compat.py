@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
-from fakes import PNG, SECRET, NoSleep, RecordingCall
-from fakes.openai_chat import BASE_PATH, ChatFake, completion
 from pydantic import BaseModel, ConfigDict
 
+from fakes import PNG, SECRET, NoSleep, RecordingCall
+from fakes.openai_chat import BASE_PATH, ChatFake, completion
 from storyreel.config import Config
 from storyreel.errors import ProviderError
 from storyreel.providers.base import ImageRequest, TextRequest
@@ -40,14 +40,16 @@ def make_router(chat: ChatFake, config: dict | None = None, sleep: NoSleep | Non
 
 
 def outline_request(**kw) -> TextRequest:
-    return TextRequest(step="beats", system="You outline films.", context={"idea": "a heist"}, output=Outline, **kw)
+    return TextRequest(step="beats", system="You outline films.", context={"idea": "a heist"}, output=Outline,
+                       **kw)
 
 
 TWO_MODELS = {"steps": {"beats": {"models": ["openrouter:a/one", "openrouter:b/two"], "attempts": 3}}}
 
 
 async def test_structured_text_answer(chat):
-    router = make_router(chat, {"steps": {"beats": {"models": ["openrouter:openai/gpt-5"], "reasoning": "high"}}})
+    config = {"steps": {"beats": {"models": ["openrouter:openai/gpt-5"], "reasoning": "high"}}}
+    router = make_router(chat, config)
     call = RecordingCall()
     result = await router.text("beats", outline_request(), call)
     await router.aclose()
@@ -109,7 +111,8 @@ async def test_429_with_http_date_retry_after(chat):
 async def test_retry_after_is_capped(chat):
     chat.inject("chat", status=503, headers={"Retry-After": "3600"})
     sleep = NoSleep()
-    await make_router(chat, {"max_retry_wait": 5}, sleep=sleep).text("beats", outline_request(), RecordingCall())
+    router = make_router(chat, {"max_retry_wait": 5}, sleep=sleep)
+    await router.text("beats", outline_request(), RecordingCall())
     assert sleep.delays == [5]
 
 
@@ -159,7 +162,8 @@ async def test_error_in_200_with_fatal_code_goes_to_next_model(chat):
     call = RecordingCall()
     result = await make_router(chat, TWO_MODELS).text("beats", outline_request(), call)
     assert result.model == "openrouter:b/two"
-    assert [(a["model"], a["ok"]) for a in call.attempts] == [("openrouter:a/one", False), ("openrouter:b/two", True)]
+    assert [(a["model"], a["ok"]) for a in call.attempts] == [("openrouter:a/one", False),
+                                                              ("openrouter:b/two", True)]
 
 
 async def test_exhausted_retries_fall_back_to_the_next_model(chat):
@@ -220,7 +224,7 @@ async def test_empty_image_answer_is_retried(chat):
 
 
 async def test_key_never_leaks(chat):
-    """The fake echoes the key it got in its 401 message; it must not reach records, errors or descriptions."""
+    """The fake echoes the key it got in its 401 message: it must reach no record, error or description."""
     chat.require_key = "the-right-key"
     config = Config.model_validate(TWO_MODELS)
     env = {"OPENROUTER_API_KEY": SECRET, "OPENROUTER_BASE_URL": chat.url + BASE_PATH}
@@ -229,8 +233,9 @@ async def test_key_never_leaks(chat):
     with pytest.raises(ProviderError) as info:
         await router.text("beats", outline_request(), call)
     assert "Incorrect API key provided" in call.attempts[0]["error"]
-    seen = [json.dumps(call.attempts, default=str), str(info.value), repr(info.value), json.dumps(router.describe()),
-            json.dumps(router.fingerprint("beats", "text")), repr(router), repr(router.config),
+    seen = [json.dumps(call.attempts, default=str), str(info.value), repr(info.value),
+            json.dumps(router.describe()), json.dumps(router.fingerprint("beats", "text")), repr(router),
+            repr(router.config),
             config.model_dump_json(), repr(router._adapter("openrouter").http)]
     for text in seen:
         assert SECRET not in text and "SECRET123" not in text

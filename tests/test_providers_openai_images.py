@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+
 from fakes import PNG, SECRET, NoSleep, RecordingCall
 from fakes.openai_images import BASE_PATH, ImagesFake
-
 from storyreel.config import Config
 from storyreel.errors import ProviderError
 from storyreel.providers.base import ImageRequest
@@ -51,7 +51,8 @@ async def test_references_go_to_edits_as_multipart_image_array(images, tmp_path)
         (tmp_path / name).write_bytes(PNG)
         refs.append(tmp_path / name)
     call = RecordingCall()
-    req = ImageRequest(step="keyframes", prompt="hero on the street", width=1080, height=1920, references=refs)
+    req = ImageRequest(step="keyframes", prompt="hero on the street", width=1080, height=1920,
+                       references=refs)
     result = await make_router(images).image("keyframes", req, call)
     assert result.data == PNG
     body = images.bodies("edits")[0]

@@ -14,8 +14,9 @@ Read from ``storyreel.toml`` in the data dir (or the file given with ``--config`
     [models."openrouter:openai/gpt-5"]
     cost = 0.03                            # estimate per call when the server reports no cost
 
-API keys are read from the environment only (``OPENROUTER_API_KEY``, ``OPENAI_API_KEY``, ``REPLICATE_API_TOKEN``,
-``FAL_KEY``): a config object never holds one, so none can leak through a repr, a dump or an error message.
+API keys are read from the environment only (``OPENROUTER_API_KEY``, ``OPENAI_API_KEY``,
+``REPLICATE_API_TOKEN``, ``FAL_KEY``): a config object never holds one, so none can leak through a repr, a
+dump or an error message.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ CONFIG_FILE = "storyreel.toml"
 
 Reasoning = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
 Capability = Literal["text", "image", "video:text-to-video", "video:image-to-video", "video:first-last-frame",
-                     "speech", "music"]
-Protocol = Literal["openai", "openai-images", "replicate", "fal", "local"]
+                     "video:continue", "speech", "music"]
+ProtocolName = Literal["openai", "openai-images", "replicate", "fal", "local"]
 
 MODEL_RE = re.compile(r"^[A-Za-z0-9_.-]+:\S+$")
 
@@ -66,7 +67,7 @@ class Route:
 class ProviderSpec:
     """What storyreel knows about a provider name without any configuration."""
 
-    protocol: Protocol
+    protocol: ProtocolName
     key_env: str | None = None
     base_env: str | None = None
     base_url: str = ""
@@ -114,9 +115,9 @@ class ProviderConfig(_Strict):
     window: float = Field(60.0, gt=0, description="Seconds the rpm counts over.")
     timeout: float | None = Field(None, gt=0, description="Seconds to wait for one HTTP answer.")
     poll_interval: float | None = Field(None, gt=0, description="First wait between polls of a queued job.")
-    wait: int | None = Field(None, ge=1, le=60, description="Replicate: seconds a create may hold (Prefer: wait).")
+    wait: int | None = Field(None, ge=1, le=60, description="Replicate: seconds a create may wait.")
     webhook: str | None = Field(None, description="Replicate: URL told to send completion webhooks to.")
-    protocol: Protocol | None = Field(None, description="For a provider storyreel does not know by name.")
+    protocol: ProtocolName | None = Field(None, description="For a provider storyreel does not know by name.")
     key_env: str | None = Field(None, description="Environment variable holding the key (never the key).")
 
 
@@ -131,7 +132,7 @@ class ModelConfig(_Strict):
         None, description="Clip lengths the model accepts, written as the model wants them (5 or \"5\").")
 
     def pick_duration(self, seconds: float) -> int | float | str:
-        """The accepted length closest to ``seconds``, preferring one at least as long (trimming is lossless)."""
+        """The accepted length nearest ``seconds``, preferring a longer one: trimming loses nothing."""
         if not self.durations:
             return round(seconds) if float(seconds).is_integer() else seconds
         longer = [d for d in self.durations if float(d) >= seconds - 1e-6]
@@ -200,11 +201,15 @@ class Config(_Strict):
         return known.model_copy(update=user.model_dump(exclude_unset=True))
 
     def estimate(self, route: Route) -> float:
-        if route.provider == "local":
-            return 0.0
+        """Dollars one call is expected to cost: the model's ``cost``; else a default for hosted providers
+        and nothing for ones that need no key (local, Ollama, vLLM, LM Studio)."""
         cost = self.model(route.key).cost
-        return DEFAULT_COST.get(PROVIDERS.get(route.provider, ProviderSpec("openai")).protocol, 0.05) \
-            if cost is None else cost
+        if cost is not None:
+            return cost
+        spec = self.provider_spec(route.provider)
+        if spec is None or spec.protocol == "local" or not spec.key_env:
+            return 0.0
+        return DEFAULT_COST.get(spec.protocol, 0.05)
 
     def default_chain(self, step: str, kind: str, env: Mapping[str, str]) -> list[Route]:
         """The chain used when the file names no models for ``step`` (see the module doc)."""
@@ -224,7 +229,7 @@ class Config(_Strict):
 # Steps whose text sets up everything after them: worth a reasoning model and no quieter fallback.
 DEEP_TEXT_STEPS = frozenset({"lore", "treatment", "screenplay"})
 DEFAULT_VIDEO_MODEL = "kwaivgi/kling-v2.1"
-DEFAULT_COST = {"openai": 0.05, "openai-images": 0.07, "replicate": 0.5, "fal": 0.5, "local": 0.0}
+DEFAULT_COST = {"openai": 0.05, "openai-images": 0.07, "replicate": 0.5, "fal": 0.5}
 
 # What is known about the default models (and a few common ones); the file overrides any field.
 KNOWN_MODELS: dict[str, ModelConfig] = {
@@ -265,7 +270,7 @@ def aspect_ratio(width: int, height: int, choices: tuple[str, ...] = (
 
 
 def load_config(data_dir: Path | None, path: Path | None = None) -> Config:
-    """``path`` if given (it must exist), else ``data_dir/storyreel.toml`` if there is one, else the defaults."""
+    """``path`` if given (it must exist), else ``data_dir/storyreel.toml`` if there is one, else defaults."""
     if path is None:
         if data_dir is None or not (data_dir / CONFIG_FILE).is_file():
             return Config()

@@ -1,7 +1,8 @@
 """Protocol-faithful fake provider servers for tests, served over real HTTP on 127.0.0.1.
 
-Each fake is a FastAPI app run by uvicorn in a background thread on a free port (``with ChatFake().running() as
-fake: ...``). Fakes count what they receive, remember request bodies and headers, and take injected faults::
+Each fake is a FastAPI app run by uvicorn in a background thread on a free port (``with ChatFake().running()
+as fake: ...``). Fakes count what they receive, remember request bodies and headers, and take injected
+faults::
 
     fake.inject("chat", status=429, headers={"Retry-After": "2"})      # the next chat request gets a 429
     fake.inject("chat", delay=1.0)                                       # ... or answers slowly

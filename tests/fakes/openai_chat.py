@@ -1,9 +1,9 @@
 """A fake OpenAI-compatible chat completions server in OpenRouter's dialect (``/api/v1/chat/completions``).
 
-Text answers come from ``fake.answer`` (a dict sent as JSON content, or a callable of the request body returning
-the content string). Image requests (``modalities`` present) answer in the shape ``fake.image_shape``:
-``images`` (``message.images[].image_url.url``), ``string`` (``image_url`` as a plain string), ``content`` (the data
-URL inside ``content``) or ``empty``.
+Text answers come from ``fake.answer`` (a dict sent as JSON content, or a callable of the request body
+returning the content string). Image requests (``modalities`` present) answer in the shape
+``fake.image_shape``: ``images`` (``message.images[].image_url.url``), ``string`` (``image_url`` as a plain
+string), ``content`` (the data URL inside ``content``) or ``empty``.
 """
 
 from __future__ import annotations
@@ -56,8 +56,8 @@ class ChatFake(FakeServer):
                     return fault
                 key = request.headers.get("authorization", "").removeprefix("Bearer ")
                 if self.require_key is not None and key != self.require_key:
-                    return JSONResponse({"error": {"code": 401, "message": f"Incorrect API key provided: {key}"}},
-                                        status_code=401)
+                    error = {"code": 401, "message": f"Incorrect API key provided: {key}"}
+                    return JSONResponse({"error": error}, status_code=401)
                 if body.get("modalities"):
                     return self._image_answer(body)
                 content = self.answer(body) if callable(self.answer) else json.dumps(self.answer)
@@ -73,7 +73,8 @@ class ChatFake(FakeServer):
     def _image_answer(self, body: dict) -> dict[str, Any]:
         model = body.get("model", "")
         if self.image_shape == "images":
-            return completion("", images=[{"type": "image_url", "image_url": {"url": PNG_DATA_URL}}], model=model)
+            image = {"type": "image_url", "image_url": {"url": PNG_DATA_URL}}
+            return completion("", images=[image], model=model)
         if self.image_shape == "string":
             return completion("", images=[{"type": "image_url", "image_url": PNG_DATA_URL}], model=model)
         if self.image_shape == "content":

@@ -28,7 +28,8 @@ class ImagesFake(FakeServer):
             body: dict[str, Any] = {}
             for name, value in form.multi_items():
                 if hasattr(value, "read"):
-                    body.setdefault(name, []).append({"filename": value.filename, "size": len(await value.read())})
+                    size = len(await value.read())
+                    body.setdefault(name, []).append({"filename": value.filename, "size": size})
                 else:
                     body[name] = value
             return await self._answer("edits", request, body)

@@ -1,8 +1,8 @@
 """A fake Replicate predictions API under ``/v1``, with output files under ``/files``.
 
-Each prediction walks through ``fake.plan`` one status per read (the create answers with the first); it stays at
-the last one, so a plan ending in ``processing`` never finishes. Video models (name holding ``video`` or ``kling``)
-output an MP4, others a PNG; ``fake.output_shape`` is ``url`` or ``list``.
+Each prediction walks through ``fake.plan`` one status per read (the create answers with the first); it stays
+at the last one, so a plan ending in ``processing`` never finishes. Video models (name holding ``video`` or
+``kling``) output an MP4, others a PNG; ``fake.output_shape`` is ``url`` or ``list``.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ class ReplicateFake(FakeServer):
                 return fault
             prediction = self.predictions.get(pid)
             if prediction is None:
-                return JSONResponse({"title": "Not found", "status": 404, "detail": "Not found."}, status_code=404)
+                problem = {"title": "Not found", "status": 404, "detail": "Not found."}
+                return JSONResponse(problem, status_code=404)
             if prediction["public"]["status"] != "canceled":
                 prediction["step"] = min(prediction["step"] + 1, len(self.plan) - 1)
                 self._set_status(prediction, self.plan[prediction["step"]])

@@ -10,8 +10,11 @@ from __future__ import annotations
 import os
 import tempfile
 import wave
+from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 
 SAMPLE_RATE = 48000
@@ -62,8 +65,6 @@ def read_wav(path: Path | str) -> tuple[np.ndarray, int]:
 
 
 def _read_with_av(path: Path) -> tuple[np.ndarray, int]:
-    import av  # only for exotic inputs; the common 16-bit path needs no codec library
-
     with av.open(str(path)) as c:
         stream = c.streams.audio[0]
         rate = stream.codec_context.sample_rate
@@ -331,3 +332,56 @@ def mix(
         out += _fit(_stereo(resample(data, rate, SAMPLE_RATE)), n) * gain[:, None]
     out += voice
     return write_wav(out_wav, _soft_clip(out), SAMPLE_RATE)
+
+
+# ------------------------------------------------------------------------------ AAC for the reel's MP4
+
+
+def add_aac_stream(container):
+    """Add a 48 kHz stereo AAC-LC track (what browsers play in MP4) to an output container."""
+    stream = container.add_stream("aac", rate=SAMPLE_RATE)
+    stream.layout = "stereo"
+    stream.format = "fltp"
+    stream.bit_rate = 160_000
+    return stream
+
+
+def _blocks_48k_stereo(wav: Path) -> Iterator[np.ndarray]:
+    """(2, k) float32 blocks of a sound file converted to 48 kHz stereo, decoded as they are needed."""
+    resampler = av.AudioResampler(format="fltp", layout="stereo", rate=SAMPLE_RATE)
+    with av.open(str(wav)) as src:
+        for frame in src.decode(audio=0):
+            for rf in resampler.resample(frame):
+                yield rf.to_ndarray().astype(np.float32, copy=False)
+        for rf in resampler.resample(None):
+            yield rf.to_ndarray().astype(np.float32, copy=False)
+
+
+def aac_packets(stream, wav: Path, n_samples: int) -> Iterator[av.Packet]:
+    """Encode a sound file on `stream`, trimmed or padded with silence to exactly n_samples at 48 kHz.
+
+    Lazy, so the muxer can interleave audio with video without the whole track in memory. The AAC
+    encoder takes exactly frame_size (1024) samples per frame except the last, so samples are re-chunked
+    here rather than fed in whatever block size the WAV demuxer returns.
+    """
+    size = stream.codec_context.frame_size or 1024
+    tb = Fraction(1, SAMPLE_RATE)
+    blocks = _blocks_48k_stereo(wav)
+    buf = np.zeros((2, 0), np.float32)
+    sent = 0
+    try:
+        while sent < n_samples:
+            k = min(size, n_samples - sent)
+            while buf.shape[1] < k:
+                block = next(blocks, None)
+                if block is None:  # source ended: pad with silence to the video's length
+                    block = np.zeros((2, k - buf.shape[1]), np.float32)
+                buf = np.concatenate([buf, block], axis=1)
+            chunk, buf = np.ascontiguousarray(buf[:, :k]), buf[:, k:]
+            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+            frame.sample_rate, frame.pts, frame.time_base = SAMPLE_RATE, sent, tb
+            sent += k
+            yield from stream.encode(frame)
+    finally:
+        blocks.close()  # trimming: close the source without reading the rest
+    yield from stream.encode(None)

@@ -23,8 +23,10 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 from PIL import Image, ImageOps
 
+from storyreel.media.audio import SAMPLE_RATE as AUDIO_RATE
+from storyreel.media.audio import aac_packets, add_aac_stream
+
 FPS = 24
-AUDIO_RATE = 48000
 CAMERA_MOVES = ("static", "push-in", "pull-out", "pan-left", "pan-right", "tilt-up", "tilt-down")
 TRANSITIONS = ("cut", "crossfade", "fade-to-black")
 
@@ -73,22 +75,15 @@ def _atomic(out_path: Path) -> Iterator[Path]:
 def _open_mp4(path: Path, fps: int) -> av.container.OutputContainer:
     # faststart: moov before mdat so a browser can start playing before the download ends.
     # video_track_timescale: keep the track time base at 1/fps instead of mov's default 1/12288.
-    return av.open(
-        str(path),
-        "w",
-        format="mp4",
-        options={"movflags": "+faststart", "video_track_timescale": str(fps)},
-    )
+    return av.open(str(path), "w", format="mp4",
+                   options={"movflags": "+faststart", "video_track_timescale": str(fps)})
 
 
 def _add_h264(container, width: int, height: int, fps: int, preset: str):
     stream = container.add_stream("libx264", rate=fps)
-    stream.width = width
-    stream.height = height
-    stream.pix_fmt = "yuv420p"
-    stream.time_base = Fraction(1, fps)
+    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
     cc = stream.codec_context
-    cc.time_base = Fraction(1, fps)
+    stream.time_base = cc.time_base = Fraction(1, fps)
     cc.gop_size = fps * _GOP_SECONDS
     cc.colorspace = cc.color_primaries = cc.color_trc = _BT709
     cc.color_range = _MPEG_RANGE
@@ -98,14 +93,6 @@ def _add_h264(container, width: int, height: int, fps: int, preset: str):
         # push-ins with the same size and PSNR (camera moves over stills are trivially predictable).
         options["x264-params"] = "me=dia:subme=1"
     stream.options = options
-    return stream
-
-
-def _add_aac(container):
-    stream = container.add_stream("aac", rate=AUDIO_RATE)
-    stream.layout = "stereo"
-    stream.format = "fltp"
-    stream.bit_rate = 160_000
     return stream
 
 
@@ -210,22 +197,15 @@ def _window(move: str, e: float, cw: int, ch: int, width: int, height: int) -> t
     return 0, 0, cw, ch
 
 
-def _clip_frames(
-    first: Path,
-    last: Path | None,
-    n: int,
-    width: int,
-    height: int,
-    move: str,
-    fps: int,
-    start_from: Path | None,
-) -> Iterator[av.VideoFrame]:
+def _clip_frames(first: Path, last: Path | None, n: int, width: int, height: int, move: str, fps: int,
+                 start_from: Path | None) -> Iterator[av.VideoFrame]:
     """Yield the n yuv420p frames of a shot, one at a time."""
     reformatter = VideoReformatter()  # one sws context reused while the window size stays the same
     cont_n = 0
     cont = None
     if start_from is not None:
-        cont_n = min(n, max(1, int(round(_CONTINUATION_SECONDS * fps))))
+        # at most half the shot, so even a very short shot still arrives on its own keyframe
+        cont_n = min(int(round(_CONTINUATION_SECONDS * fps)), n // 2)
         cont = _rgb_to_yuv_array(_load_rgb(start_from, width, height), width, height)
 
     if move == "static":
@@ -257,15 +237,21 @@ def _clip_frames(
     a = _load_rgb(first, cw, ch)
     d = None
     if last is not None:
-        # b - a once for the whole canvas, so each dissolve frame is one multiply-shift-add on the crop.
-        d = _load_rgb(last, cw, ch).astype(np.int16)
+        # b - a once for the whole canvas, so each dissolve frame is one multiply-shift-add on the crop;
+        # hold frames crop a or b directly.
+        b = _load_rgb(last, cw, ch)
+        d = b.astype(np.int16)
         d -= a
     for i in range(n):
         e = _ease(i / (n - 1)) if n > 1 else 0.0
         x, y, w, h = _window(move, e, cw, ch, width, height)
         crop = a[y : y + h, x : x + w]
         if d is not None:
-            crop = _lerp(crop, d[y : y + h, x : x + w], _dissolve_weight(i, n))
+            k = _dissolve_weight(i, n)
+            if k * 128 >= 127.5:
+                crop = b[y : y + h, x : x + w]
+            else:
+                crop = _lerp(crop, d[y : y + h, x : x + w], k)
         frame = _to_yuv(reformatter, _rgb_frame(crop), width, height)
         if i < cont_n:
             frame = _yuv_frame(_mix(cont, frame.to_ndarray(), i / cont_n))
@@ -275,11 +261,8 @@ def _clip_frames(
 def _encode(container, stream, frames: Iterable[av.VideoFrame], fps: int) -> Iterator[av.Packet]:
     """Encode frames with pts 0, 1, 2... in 1/fps and yield the packets, flushing at the end."""
     tb = Fraction(1, fps)
-    count = 0
-    for frame in frames:
-        frame.pts = count
-        frame.time_base = tb
-        count += 1
+    for i, frame in enumerate(frames):
+        frame.pts, frame.time_base = i, tb
         yield from stream.encode(frame)
     yield from stream.encode(None)
 
@@ -308,64 +291,12 @@ def _mux_interleaved(container, video: Iterable[av.Packet], audio: Iterable[av.P
         pending = next(apkts, None)
 
 
-def _wav_blocks(wav: Path) -> Iterator[np.ndarray]:
-    """(2, k) float32 blocks of a sound file converted to 48 kHz stereo."""
-    resampler = av.AudioResampler(format="fltp", layout="stereo", rate=AUDIO_RATE)
-    with av.open(str(wav)) as src:
-        for frame in src.decode(audio=0):
-            for rf in resampler.resample(frame):
-                yield rf.to_ndarray().astype(np.float32, copy=False)
-        for rf in resampler.resample(None):
-            yield rf.to_ndarray().astype(np.float32, copy=False)
-
-
-def _audio_packets(stream, wav: Path, n_samples: int) -> Iterator[av.Packet]:
-    """AAC packets of a sound file trimmed or padded with silence to exactly n_samples.
-
-    The AAC encoder takes exactly frame_size (1024) samples per frame except the last, so samples are
-    re-chunked here rather than fed in whatever block size the WAV demuxer returns.
-    """
-    size = stream.codec_context.frame_size or 1024
-    tb = Fraction(1, AUDIO_RATE)
-    blocks = _wav_blocks(wav)
-    buf = np.zeros((2, 0), np.float32)
-    sent = 0
-    try:
-        while sent < n_samples:
-            k = min(size, n_samples - sent)
-            while buf.shape[1] < k:
-                block = next(blocks, None)
-                if block is None:  # source ended: pad with silence to the video's length
-                    block = np.zeros((2, k - buf.shape[1]), np.float32)
-                buf = np.concatenate([buf, block], axis=1)
-            chunk, buf = np.ascontiguousarray(buf[:, :k]), buf[:, k:]
-            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
-            frame.sample_rate = AUDIO_RATE
-            frame.pts = sent
-            frame.time_base = tb
-            sent += k
-            yield from stream.encode(frame)
-    finally:
-        blocks.close()  # trimming: close the source without reading the rest
-    yield from stream.encode(None)
-
-
 # ------------------------------------------------------------------------------------------ public API
 
 
-def render_clip(
-    out_path: Path,
-    *,
-    first: Path,
-    last: Path | None,
-    duration: float,
-    width: int,
-    height: int,
-    camera_move: str = "static",
-    fps: int = FPS,
-    start_from: Path | None = None,
-    preset: str = "veryfast",
-) -> ClipInfo:
+def render_clip(out_path: Path, *, first: Path, last: Path | None, duration: float, width: int, height: int,
+                camera_move: str = "static", fps: int = FPS, start_from: Path | None = None,
+                preset: str = "veryfast") -> ClipInfo:
     """Render one shot: round(duration*fps) H.264 frames of the keyframe(s) under a camera move."""
     if camera_move not in CAMERA_MOVES:
         raise ValueError(f"unknown camera_move {camera_move!r}; expected one of {', '.join(CAMERA_MOVES)}")
@@ -377,16 +308,8 @@ def render_clip(
     with _atomic(out_path) as tmp:
         with _open_mp4(tmp, fps) as container:
             stream = _add_h264(container, width, height, fps, preset)
-            frames = _clip_frames(
-                Path(first),
-                Path(last) if last else None,
-                n,
-                width,
-                height,
-                camera_move,
-                fps,
-                Path(start_from) if start_from else None,
-            )
+            frames = _clip_frames(Path(first), Path(last) if last else None, n, width, height, camera_move,
+                                  fps, Path(start_from) if start_from else None)
             for packet in _encode(container, stream, frames, fps):
                 container.mux(packet)
     return ClipInfo(path=out_path, frames=n, duration=n / fps, width=width, height=height)
@@ -398,8 +321,8 @@ def last_frame(clip: Path, out_png: Path) -> Path:
     final = None
     with av.open(str(clip)) as container:
         stream = container.streams.video[0]
-        # Seek near the end so a long reel is not decoded from the start; the seek lands on the previous
-        # keyframe (<= 2 s of GOP for our files), and decoding forward from there reaches the real last frame.
+        # Seek near the end so a long reel is not decoded from the start: a backward seek lands on a
+        # keyframe at or before that point, and decoding forward from it reaches the real last frame.
         if container.duration and container.duration > 3 * av.time_base:
             container.seek(container.duration - 2 * av.time_base, backward=True, any_frame=False)
         for frame in container.decode(stream):
@@ -445,30 +368,15 @@ def probe(path: Path) -> dict:
     with av.open(str(path)) as container:
         for s in container.streams:
             cc = s.codec_context
-            info = {
-                "type": s.type,
-                "codec": cc.name if cc is not None else None,
-                "width": None,
-                "height": None,
-                "fps": None,
-                "frames": None,
-                "sample_rate": None,
-                "channels": None,
-            }
+            info = dict.fromkeys(("width", "height", "fps", "frames", "sample_rate", "channels"))
+            info = {"type": s.type, "codec": cc.name if cc is not None else None, **info}
             if s.type == "video":
                 rate = s.average_rate or s.guessed_rate
-                info.update(
-                    width=cc.width,
-                    height=cc.height,
-                    fps=float(rate) if rate else None,
-                    frames=s.frames or None,
-                    profile=cc.profile,
-                    pix_fmt=cc.pix_fmt,
-                )
+                info.update(width=cc.width, height=cc.height, fps=float(rate) if rate else None,
+                            frames=s.frames or None, profile=cc.profile, pix_fmt=cc.pix_fmt)
             elif s.type == "audio":
-                info.update(
-                    sample_rate=cc.sample_rate, channels=cc.layout.nb_channels, frames=s.frames or None
-                )
+                info.update(sample_rate=cc.sample_rate, channels=cc.layout.nb_channels,
+                            frames=s.frames or None)
             if s.duration is not None and s.time_base:
                 info["duration"] = float(s.duration * s.time_base)
             streams.append(info)
@@ -485,24 +393,22 @@ def probe(path: Path) -> dict:
     return {"duration": float(duration), "streams": streams, "format": fmt, "faststart": _moov_first(path)}
 
 
-def _remuxable(clips: list[Path]) -> bool:
-    """Packets can be joined without re-encoding only if every clip has identical H.264 parameters."""
-    ref = None
+def _remuxable(clips: list[Path], fps: int) -> bool:
+    """Packets can be joined without re-encoding only if every clip has identical H.264 parameters
+    (one avcC box describes the whole track) and already runs at the reel's frame rate."""
+    keys = set()
     for clip in clips:
         with av.open(str(clip)) as c:
-            if not c.streams.video:
-                return False
             s = c.streams.video[0]
             cc = s.codec_context
-            key = (cc.name, cc.width, cc.height, cc.pix_fmt, bytes(cc.extradata or b""), s.average_rate)
-        if ref is None:
-            ref = key
-        elif key != ref:
-            return False
-    return ref is not None and ref[0] == "h264"
+            keys.add((cc.name, cc.width, cc.height, cc.pix_fmt, bytes(cc.extradata or b""), s.average_rate))
+    if len(keys) != 1:
+        return False
+    codec, *_, rate = next(iter(keys))
+    return codec == "h264" and rate == fps
 
 
-def _remux_packets(clips: list[Path], stats: dict) -> Iterator[av.Packet]:
+def _remux_packets(clips: list[Path]) -> Iterator[av.Packet]:
     """Packets of each clip in turn with timestamps shifted by the length of the clips before it."""
     offset = Fraction(0)  # seconds
     for clip in clips:
@@ -515,8 +421,6 @@ def _remux_packets(clips: list[Path], stats: dict) -> Iterator[av.Packet]:
                 if pkt.dts is None and pkt.pts is None:
                     continue  # demuxer's flush packet
                 end = max(end, (pkt.pts or 0) + (pkt.duration or 0))
-                stats["frames"] += 1
-                stats["bytes"] += pkt.size
                 if pkt.pts is not None:
                     pkt.pts += shift
                 if pkt.dts is not None:
@@ -525,32 +429,48 @@ def _remux_packets(clips: list[Path], stats: dict) -> Iterator[av.Packet]:
             offset += end * tb
 
 
-def _decoded(clip: Path, width: int, height: int) -> Iterator[av.VideoFrame]:
+def _clip_facts(clip: Path, fps: int) -> tuple[int, int, int]:
+    """(width, height, frames at `fps`) of a clip's first video stream, from its header where possible."""
+    with av.open(str(clip)) as c:
+        s = c.streams.video[0]
+        w, h = s.codec_context.width, s.codec_context.height
+        if s.duration and s.time_base:
+            seconds = float(s.duration * s.time_base)
+        elif c.duration:
+            seconds = c.duration / av.time_base
+        else:
+            rate = float(s.average_rate or fps)
+            seconds = (s.frames or sum(1 for _ in c.decode(s))) / rate
+    return w, h, max(1, int(round(seconds * fps)))
+
+
+def _decoded(clip: Path, width: int, height: int, fps: int, n: int) -> Iterator[av.VideoFrame]:
+    """Exactly n yuv420p width x height frames of a clip at `fps`, decoded lazily.
+
+    Our own clips pass straight through; a clip from elsewhere (25/30 fps, another size) is conformed by
+    showing, for each output slot, the source frame on screen at that time (drop/repeat, no blending).
+    """
     reformatter = VideoReformatter()
+    k, prev, t0 = 0, None, None
     with av.open(str(clip)) as c:
         s = c.streams.video[0]
         s.thread_type = "AUTO"
         for frame in c.decode(s):
             if frame.format.name != "yuv420p" or frame.width != width or frame.height != height:
                 frame = _to_yuv(reformatter, frame, width, height)
-            yield frame
+            t = float(frame.time) if frame.time is not None else (k / fps)
+            t0 = t if t0 is None else t0
+            while prev is not None and k < n and (k + 0.5) / fps <= t - t0:
+                yield prev
+                k += 1
+            prev = frame
+    while prev is not None and k < n:
+        yield prev
+        k += 1
 
 
-def _frame_count(clip: Path) -> int:
-    with av.open(str(clip)) as c:
-        n = c.streams.video[0].frames
-    return n or sum(1 for _ in _decoded(clip, *_size(clip)))
-
-
-def _size(clip: Path) -> tuple[int, int]:
-    with av.open(str(clip)) as c:
-        cc = c.streams.video[0].codec_context
-        return cc.width, cc.height
-
-
-def _transition_frames(
-    clips: list[Path], transitions: list[str], width: int, height: int, overlap: list[int]
-) -> Iterator[av.VideoFrame]:
+def _transition_frames(clips: list[Path], transitions: list[str], width: int, height: int, fps: int,
+                       counts: list[int], overlap: list[int]) -> Iterator[av.VideoFrame]:
     """The joined frame sequence, decoding each clip lazily.
 
     Only the transition tail of a clip (<= transition_seconds of frames) is ever buffered. Blends are done
@@ -564,7 +484,7 @@ def _transition_frames(
     for i, clip in enumerate(clips):
         kind = transitions[i] if i < len(transitions) else "cut"
         tail = overlap[i] if kind != "cut" else 0
-        frames = _decoded(clip, width, height)
+        frames = _decoded(clip, width, height, fps, counts[i])
         if carry_kind == "crossfade":
             t = len(carry)
             for j, prev in enumerate(carry):
@@ -597,15 +517,8 @@ def _transition_frames(
         carry_kind = kind
 
 
-def concat(
-    clips: list[Path],
-    transitions: list[str],
-    out_path: Path,
-    *,
-    audio: Path | None = None,
-    fps: int = FPS,
-    transition_seconds: float = 0.5,
-) -> dict:
+def concat(clips: list[Path], transitions: list[str], out_path: Path, *, audio: Path | None = None,
+           fps: int = FPS, transition_seconds: float = 0.5) -> dict:
     """Join clips into one H.264(+AAC) MP4 with cuts, crossfades or fades through black.
 
     All-cut reels are remuxed (no generation loss, seconds instead of minutes); anything else is decoded
@@ -626,17 +539,16 @@ def concat(
             raise FileNotFoundError(f"clip not found: {c}")
 
     out_path = Path(out_path)
-    remux = all(t == "cut" for t in transitions) and _remuxable(clips)
-    counts = [_frame_count(c) for c in clips]  # from the MP4 header: cheap
+    remux = all(t == "cut" for t in transitions) and _remuxable(clips, fps)
+    facts = [_clip_facts(c, fps) for c in clips]  # from the MP4 headers: cheap
+    counts = [f[2] for f in facts]
     if remux:
         overlap = [0] * len(clips)
     else:
         want = max(0, int(round(transition_seconds * fps)))
         # A transition never takes more than half a clip: the clip's other end may need the rest.
-        overlap = [
-            0 if t == "cut" else min(want, counts[i] // 2, counts[i + 1] // 2)
-            for i, t in enumerate(transitions)
-        ] + [0]
+        overlap = [0 if t == "cut" else min(want, counts[i] // 2, counts[i + 1] // 2)
+                   for i, t in enumerate(transitions)] + [0]
     frames = sum(counts) - sum(o for o, t in zip(overlap, transitions, strict=False) if t == "crossfade")
     n_audio = round(frames / fps * AUDIO_RATE)
 
@@ -645,15 +557,14 @@ def concat(
             if remux:
                 with av.open(str(clips[0])) as first:
                     vstream = container.add_stream_from_template(first.streams.video[0])
-                stats = {"frames": 0, "bytes": 0}
-                video = _remux_packets(clips, stats)
+                video = _remux_packets(clips)
             else:
-                width, height = _size(clips[0])
+                width, height = (v - v % 2 for v in facts[0][:2])  # yuv420p needs even sizes
                 vstream = _add_h264(container, width, height, fps, "veryfast")
-                seq = _transition_frames(clips, list(transitions), width, height, overlap)
+                seq = _transition_frames(clips, list(transitions), width, height, fps, counts, overlap)
                 video = _encode(container, vstream, seq, fps)
             apk = None
             if audio is not None:
-                apk = _audio_packets(_add_aac(container), Path(audio), n_audio)
+                apk = aac_packets(add_aac_stream(container), Path(audio), n_audio)
             _mux_interleaved(container, video, apk)
     return {"duration": frames / fps, "frames": frames, "reencoded": not remux}

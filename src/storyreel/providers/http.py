@@ -1,17 +1,17 @@
 """The one HTTP helper every remote adapter uses: sending, error mapping, retry delays, polling, downloads.
 
 Errors come out as the tree in ``storyreel.errors``: :class:`RetryableError` (408, 409, 429, 5xx, timeouts,
-connection errors, invalid JSON, truncated or unrecognisable downloads), :class:`RateLimited` (with the server's
-delay), :class:`FatalProviderError` (any other 4xx) and :class:`UnconfirmedCreate`.
+connection errors, invalid JSON, truncated or unrecognisable downloads), :class:`RateLimited` (with the
+server's delay), :class:`FatalProviderError` (any other 4xx) and :class:`UnconfirmedCreate`.
 
-Creates that start paid remote work (a Replicate prediction, a fal submit) are not idempotent. When such a request
-was sent but its answer was lost (read timeout, dropped connection, unreadable 2xx), the work may be running and
-billed: :class:`UnconfirmedCreate` says so, and the router does not repeat it on the same model. A create the server
-answered with a definite error status (429, 5xx...) was not accepted and is retried like anything else; one that
-never left (connect errors) likewise.
+Creates that start paid remote work (a Replicate prediction, a fal submit) are not idempotent. When such a
+request was sent but its answer was lost (read timeout, dropped connection, unreadable 2xx), the work may be
+running and billed: :class:`UnconfirmedCreate` says so, and the router does not repeat it on the same model. A
+create the server answered with a definite error status (429, 5xx...) was not accepted and is retried like
+anything else; one that never left (connect errors) likewise.
 
-Adapters record what they sent with :func:`record_request`, data URLs and base64 elided; the router reads it back
-from the attempt handle it gave them (see ``router.AttemptCall``).
+Adapters record what they sent with :func:`record_request`, data URLs and base64 elided; the router reads it
+back from the attempt handle it gave them (see ``router.AttemptCall``).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import httpx
 from storyreel.errors import FatalProviderError, ProviderError, RateLimited, RetryableError
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
+LOST = "the job may be running and billed, so it is not sent again"
 MAX_DOWNLOAD = 512 * 1024 * 1024
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -74,16 +75,16 @@ def scrub(text: str, secrets: list[str] | tuple[str, ...]) -> str:
     return text
 
 
-# --- retry timing ---------------------------------------------------------------------------------------------
+# --- retry timing -------------------------------------------------------------------------------------------
 
 
 def backoff(attempt: int) -> float:
-    """Seconds before retry number ``attempt`` (0-based): exponential, capped at 8 s, with up to 25 % jitter."""
+    """Seconds before retry ``attempt`` (0-based): exponential, capped at 8 s, less up to 25 % jitter."""
     return min(0.5 * 2**attempt, 8.0) * (1 - 0.25 * random.random())
 
 
 def retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """The server's requested delay: ``retry-after-ms`` first, then ``Retry-After`` in seconds or an HTTP date."""
+    """The server's delay: ``retry-after-ms`` first, then ``Retry-After`` in seconds or as an HTTP date."""
     ms = headers.get("retry-after-ms")
     if ms:
         try:
@@ -107,14 +108,14 @@ def retry_after(headers: Mapping[str, str], now: float | None = None) -> float |
 
 
 def retry_delay(attempt: int, error: BaseException | None, cap: float = 60.0) -> float:
-    """The wait before the next attempt: the server's own delay when it gave one (capped), else :func:`backoff`."""
+    """The wait before the next attempt: the server's own delay if it gave one (capped), else a backoff."""
     asked = getattr(error, "retry_after", None)
     if asked is not None:
         return min(asked, cap)
     return backoff(attempt)
 
 
-# --- request bodies as recorded -------------------------------------------------------------------------------
+# --- request bodies as recorded -----------------------------------------------------------------------------
 
 _DATA_URL = re.compile(r"^data:([\w/+.-]+)?(;[\w=-]+)*;base64,", re.I)
 
@@ -150,7 +151,7 @@ def record_usage(call: Any, usage: Any) -> None:
         recorder(usage)
 
 
-# --- media ----------------------------------------------------------------------------------------------------
+# --- media --------------------------------------------------------------------------------------------------
 
 
 def sniff(data: bytes) -> str | None:
@@ -200,7 +201,7 @@ def decode_b64(text: str) -> bytes:
         raise RetryableError(f"image answer holds invalid base64: {exc}") from None
 
 
-# --- the client -----------------------------------------------------------------------------------------------
+# --- the client ---------------------------------------------------------------------------------------------
 
 
 def error_message(response: httpx.Response) -> str:
@@ -263,15 +264,15 @@ class Http:
     def scrub(self, text: str) -> str:
         return scrub(text, [self._secret.reveal()] if self._secret else [])
 
-    async def send(self, method: str, path: str, *, json_body: Any = None, data: Any = None, files: Any = None,
-                   headers: Mapping[str, str] | None = None, timeout: float | None = None,
-                   idempotent: bool = True, auth: bool = True) -> httpx.Response:
+    async def send(self, method: str, path: str, *, json_body: Any = None, data: Any = None,
+                   files: Any = None, headers: Mapping[str, str] | None = None, timeout: float | None = None,
+                   idempotent: bool = True) -> httpx.Response:
         """Send one request; a 2xx comes back, anything else raises (see the module doc)."""
         url = self.url(path)
         try:
             response = await self.client.request(
                 method, url, json=json_body, data=data, files=files,
-                headers=self._headers(headers) if auth else dict(headers or {}),
+                headers=self._headers(headers),
                 timeout=timeout or self.timeout)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise RetryableError(f"{self.name}: cannot connect: {self.scrub(_describe(exc))}") from None
@@ -280,15 +281,13 @@ class Http:
             raise RetryableError(f"{self.name}: sending failed: {self.scrub(_describe(exc))}") from None
         except httpx.TimeoutException:
             if not idempotent:
-                raise UnconfirmedCreate(
-                    f"{self.name}: no answer to the create within {timeout or self.timeout:g}s; the job may be "
-                    "running and billed, so it is not sent again") from None
+                message = f"{self.name}: no answer to the create within {timeout or self.timeout:g}s; {LOST}"
+                raise UnconfirmedCreate(message) from None
             raise RetryableError(f"{self.name}: timed out after {timeout or self.timeout:g}s") from None
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:  # the connection dropped, or the answer could not be decoded
             if not idempotent:
-                raise UnconfirmedCreate(
-                    f"{self.name}: connection lost before the create was answered ({self.scrub(_describe(exc))}); "
-                    "the job may be running and billed, so it is not sent again") from None
+                raise UnconfirmedCreate(f"{self.name}: connection lost before the create was answered "
+                                        f"({self.scrub(_describe(exc))}); {LOST}") from None
             raise RetryableError(f"{self.name}: connection failed: {self.scrub(_describe(exc))}") from None
         if response.is_success:
             return response
@@ -301,12 +300,12 @@ class Http:
             return response.json()
         except ValueError:
             if not kw.get("idempotent", True):
-                raise UnconfirmedCreate(f"{self.name}: the create was answered with invalid JSON; the job may be "
-                                        "running and billed, so it is not sent again") from None
+                message = f"{self.name}: the create was answered with invalid JSON; {LOST}"
+                raise UnconfirmedCreate(message) from None
             raise RetryableError(f"{self.name}: answer is not valid JSON: {response.text[:80]!r}") from None
 
     async def get_json(self, path: str, *, tries: int = 5, **kw: Any) -> Any:
-        """GET with its own retries: polls are idempotent and must survive a blip without failing the attempt."""
+        """GET with its own retries: polls are idempotent and should outlive a blip without failing."""
         for n in range(tries):
             try:
                 return await self.json("GET", path, **kw)
@@ -337,19 +336,22 @@ class Http:
 
     async def _download_once(self, url: str) -> bytes:
         try:
-            async with self.client.stream("GET", url, timeout=self.timeout, follow_redirects=True) as response:
+            request = self.client.stream("GET", url, timeout=self.timeout, follow_redirects=True)
+            async with request as response:
                 if not response.is_success:
                     raise status_error(response.status_code, "download failed", retry_after(response.headers))
                 chunks, size = [], 0
-                async for chunk in response.aiter_raw():
+                async for chunk in response.aiter_bytes():
                     size += len(chunk)
                     if size > MAX_DOWNLOAD:
                         raise FatalProviderError(f"{self.name}: download larger than {MAX_DOWNLOAD} bytes")
                     chunks.append(chunk)
-                expected = response.headers.get("content-length")
+                # Content-Length counts the bytes on the wire: comparable only when nothing was decoded.
+                encoded = response.headers.get("content-encoding", "identity") != "identity"
+                expected = None if encoded else response.headers.get("content-length")
         except httpx.TimeoutException:
             raise RetryableError(f"{self.name}: download timed out") from None
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             raise RetryableError(f"{self.name}: download broke off: {_describe(exc)}") from None
         data = b"".join(chunks)
         if expected and expected.isdigit() and int(expected) != len(data):
@@ -376,7 +378,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def first_url(value: Any, prefer: tuple[str, ...] = ("video", "images", "image", "output", "url")) -> str:
-    """The first file URL in a model's output: a URL, a list of them, or objects such as ``{"video": {"url"}}``."""
+    """The first file URL in a model's output: a URL, a list, or objects like ``{"video": {"url"}}``."""
     if isinstance(value, str):
         return value if value.startswith(("http://", "https://", "data:")) else ""
     if isinstance(value, list):
@@ -400,7 +402,7 @@ def write_file(path: Path, data: bytes) -> None:
     partial.replace(path)
 
 
-# --- remote jobs saved on the call ----------------------------------------------------------------------------
+# --- remote jobs saved on the call --------------------------------------------------------------------------
 
 
 def saved_job(call: Any, key: str, model: str) -> dict | None:

@@ -73,12 +73,13 @@ class Budget:
 
     def reserve(self, estimate: float, what: str = "") -> None:
         """Hold ``estimate`` for a call about to start, or refuse it with :class:`BudgetExceeded`."""
-        if self.limit is not None and estimate > 0 and self.spent + self.reserved + estimate > self.limit + 1e-9:
+        over = self.limit is not None and self.spent + self.reserved + estimate > self.limit + 1e-9
+        if estimate > 0 and over:
             in_flight = f" (+${self.reserved:.2f} in flight)" if self.reserved > 1e-9 else ""
             on = f" ({what})" if what else ""
             raise BudgetExceeded(
-                f"budget of ${self.limit:.2f} reached: spent ${self.spent:.2f}{in_flight}, next call ~${estimate:.2f}"
-                f"{on}; raise it with budget = ... in storyreel.toml")
+                f"budget of ${self.limit:.2f} reached: spent ${self.spent:.2f}{in_flight}, "
+                f"next call ~${estimate:.2f}{on}; raise it with budget = ... in storyreel.toml")
         self.reserved += estimate
 
     def settle(self, estimate: float, cost: float) -> None:

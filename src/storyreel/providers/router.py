@@ -2,20 +2,21 @@
 
 A step author builds a request and awaits the router with the step's name::
 
-    result = await router.text("treatment", TextRequest(step="treatment", system=..., context=..., output=Out), call)
+    req = TextRequest(step="treatment", system=..., context=..., output=TreatmentOut)
+    result = await router.text("treatment", req, call)   # result.output is a TreatmentOut
 
 For each model of the step's chain (primary, then fallbacks) the router makes up to ``attempts`` attempts. A
-retryable failure (408/409/429/5xx, timeout, connection error, invalid JSON, an answer that fails the output schema,
-an empty or broken image) waits — the server's Retry-After if it sent one, else exponential backoff with jitter —
-and tries again; a fatal one (400/401/403/404..., or a create whose answer was lost, see ``http.py``) moves on to
-the next model at once. When every model has failed the router raises one :class:`ProviderError` naming the step,
-the models tried and the last reason.
+retryable failure (408/409/429/5xx, timeout, connection error, invalid JSON, an answer that fails the output
+schema, an empty or broken image) waits — the server's Retry-After if it sent one, else exponential backoff
+with jitter — and tries again; a fatal one (400/401/403/404..., or a create whose answer was lost, see
+``http.py``) moves on to the next model at once. When every model has failed the router raises one
+:class:`ProviderError` naming the step, the models tried and the last reason.
 
 Before each attempt the budget is checked against the model's estimated cost (:class:`BudgetExceeded`, nothing
 sent); each attempt takes one of its provider's concurrency slots and rate-window starts, shared by every step
 that uses this router (so a process should use one router). Every attempt is recorded on the job with
-``call.attempt(...)``: the model, the outcome, the usage and cost, and the request body as sent, with image data
-elided. API keys come from the environment only and are scrubbed from every message that leaves.
+``call.attempt(...)``: the model, the outcome, the usage and cost, and the request body as sent, with image
+data elided. API keys come from the environment only and are scrubbed from every message that leaves.
 """
 
 from __future__ import annotations
@@ -72,12 +73,12 @@ class Adapter(Protocol):
 
 
 class _CannotRun(Exception):
-    """This model cannot take this request at all (say, image-to-video without a first frame): try the next."""
+    """This model cannot take this request at all (image-to-video without a first frame...): try the next."""
 
 
 class AttemptCall:
-    """The Call an adapter gets for one attempt: state goes straight through to the job, while the request sent
-    and the usage reported are kept here for the attempt's record (see ``http.record_request``)."""
+    """The Call an adapter gets for one attempt: state goes straight through to the job, while the request
+    sent and the usage reported are kept here for the attempt's record (see ``http.record_request``)."""
 
     def __init__(self, call: Call) -> None:
         self._call = call
@@ -119,9 +120,9 @@ class Router:
                  adapters: dict[str, Any] | None = None, budget: Budget | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  steps: Mapping[str, str] | None = None, client: httpx.AsyncClient | None = None) -> None:
-        """``steps`` maps every step name to its kind (for :meth:`describe` and to catch misspelt step names in
-        the config); ``adapters`` replaces providers by name (tests, custom providers); ``client`` is the HTTP
-        client all adapters share (one is made, and closed by :meth:`aclose`, when not given)."""
+        """``steps`` maps every step name to its kind (for :meth:`describe`, and to catch misspelt step names
+        in the config); ``adapters`` replaces providers by name (tests, custom providers); ``client`` is the
+        HTTP client all adapters share (one is made, and closed by :meth:`aclose`, when not given)."""
         self.config = config
         self.budget = budget if budget is not None else Budget(config.budget)
         self.steps = dict(steps or {})
@@ -148,7 +149,7 @@ class Router:
     def __repr__(self) -> str:
         return f"Router(providers={sorted(self._adapters)}, budget={self.budget!r})"
 
-    # --- chains -----------------------------------------------------------------------------------------------
+    # --- chains ---------------------------------------------------------------------------------------------
 
     def _chain(self, step: str, kind: str) -> list[Route]:
         if kind not in KINDS:
@@ -182,7 +183,9 @@ class Router:
 
     def _capabilities(self, route: Route) -> set[str]:
         configured = self.config.model(route.key).capabilities
-        return set(configured) if configured is not None else set(self._adapter(route.provider).capabilities())
+        if configured is not None:
+            return set(configured)
+        return set(self._adapter(route.provider).capabilities())
 
     def routes(self, step: str, kind: str) -> list[Route]:
         """The models that will be tried for ``step``, in order: the configured (or default) chain less those
@@ -198,7 +201,8 @@ class Router:
         """The settings that decide a step's outputs, for cache keys: the chain that will run (never keys)."""
         chain = []
         for route in self.routes(step, kind):
-            entry: dict[str, Any] = {"provider": route.provider, "model": route.model, "reasoning": route.reasoning}
+            entry: dict[str, Any] = {"provider": route.provider, "model": route.model,
+                                     "reasoning": route.reasoning}
             params = self.config.model(route.key).params
             if params:
                 entry["params"] = params
@@ -206,7 +210,8 @@ class Router:
         return {"kind": kind, "chain": chain}
 
     def describe(self) -> list[dict]:
-        """Per step: its kind, the chain with what each model lacks, and what will actually run."""
+        """Per step: its kind, the chain with what each model lacks, and what will actually run (``runs``: the
+        ready models in the order they are tried, "" when none is)."""
         out = []
         for step, kind in self.steps.items():
             if kind not in KINDS:
@@ -216,11 +221,11 @@ class Router:
                 missing = self._missing(route, kind)
                 chain.append({"provider": route.provider, "model": route.model, "reasoning": route.reasoning,
                               "ready": not missing, "missing": missing})
-            runs = [f"{c['provider']}:{c['model']}" for c in chain if c["ready"]]
-            out.append({"step": step, "kind": kind, "chain": chain, "runs": runs})
+            ready = [f"{c['provider']}:{c['model']}" for c in chain if c["ready"]]
+            out.append({"step": step, "kind": kind, "chain": chain, "runs": " → ".join(ready)})
         return out
 
-    # --- adapters ---------------------------------------------------------------------------------------------
+    # --- adapters -------------------------------------------------------------------------------------------
 
     def _http_client(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -295,7 +300,7 @@ class Router:
             await self._client.aclose()
             self._client = None
 
-    # --- calls ------------------------------------------------------------------------------------------------
+    # --- calls ----------------------------------------------------------------------------------------------
 
     async def text(self, step: str, req: TextRequest, call: Call) -> TextResult:
         return await self._run(step, "text", call, lambda a, route, c: a.text(req, route, c))
@@ -332,7 +337,9 @@ class Router:
             if strategy == "first-last-frame":
                 return "video:first-last-frame" in caps and req.first_frame is not None \
                     and req.last_frame is not None
-            if strategy in ("image-to-video", "continue"):
+            if strategy == "continue":  # image-to-video from the previous clip's last frame
+                return bool({"video:continue", "video:image-to-video"} & caps) and req.first_frame is not None
+            if strategy == "image-to-video":
                 return "video:image-to-video" in caps and req.first_frame is not None
             return f"video:{strategy}" in caps
 
@@ -372,25 +379,28 @@ class Router:
 
     async def _attempt(self, route: Route, adapter: Any, call: Call,
                        run: Callable[[Any, Route, AttemptCall], Awaitable[Any]]) -> Any:
-        """One attempt: budget check, limits, the adapter call, then the charge and the record."""
+        """One attempt: limits, budget check, the adapter call, then the charge and the record."""
         estimate = self.config.estimate(route)
-        self.budget.reserve(estimate, route.key)
         handle = AttemptCall(call)
-        try:
-            async with self._limits_for(route.provider):
+        async with self._limits_for(route.provider):
+            # Reserved once the call holds its slot: calls queued behind the limits hold no budget.
+            self.budget.reserve(estimate, route.key)
+            try:
                 result = await run(adapter, route, handle)
-        except _CannotRun:
-            self.budget.settle(estimate, 0.0)
-            raise
-        except BaseException as exc:
-            # A lost create may be running and billed: count it as spent.
-            charged = estimate if isinstance(exc, UnconfirmedCreate) else self._charge(handle.usage, estimate, False)
-            reason = str(exc) or type(exc).__name__
-            if isinstance(exc, asyncio.CancelledError):
-                reason = "cancelled"
-            self._record(call, route, handle, ok=False, error=self._scrub(reason), usage=handle.usage, cost=charged)
-            self.budget.settle(estimate, charged)
-            raise
+            except _CannotRun:
+                self.budget.settle(estimate, 0.0)
+                raise
+            except BaseException as exc:
+                # A lost create may be running and billed: count it as spent.
+                lost = isinstance(exc, UnconfirmedCreate)
+                charged = estimate if lost else self._charge(handle.usage, estimate, False)
+                reason = str(exc) or type(exc).__name__
+                if isinstance(exc, asyncio.CancelledError):
+                    reason = "cancelled"
+                self._record(call, route, handle, ok=False, error=self._scrub(reason), usage=handle.usage,
+                             cost=charged)
+                self.budget.settle(estimate, charged)
+                raise
         usage = getattr(result, "usage", None) or handle.usage or Usage()
         charged = self._charge(usage, estimate, True)
         usage.cost = charged
@@ -411,7 +421,8 @@ class Router:
     def _record(self, call: Call, route: Route, handle: AttemptCall, *, ok: bool, error: str,
                 usage: Usage | None, cost: float) -> None:
         recorded = Usage(usage.input_tokens, usage.output_tokens, cost) if usage else Usage(cost=cost)
-        call.attempt(model=route.key, ok=ok, error=" ".join(error.split()), usage=recorded, request=handle.request)
+        call.attempt(model=route.key, ok=ok, error=" ".join(error.split()), usage=recorded,
+                     request=handle.request)
 
     def _scrub(self, text: str) -> str:
         return scrub(text, [secret.reveal() for secret in self._keys.values()])

@@ -95,9 +95,7 @@ def frame_spec(ctx: dict, moment: str) -> dict:
     chars = [{"name": c, "state": states.get(by_name[c.lower()]["id"], "") if c.lower() in by_name else ""}
              for c in shot["characters"]]
     loc = by_name.get(outline["location"].lower())
-    caption = (f"{spoken[0]['character']}: {spoken[0]['text']}" if spoken and moment == "last" and len(spoken) > 1
-               else f"{spoken[-1 if moment == 'last' else 0]['character']}: "
-                    f"{spoken[-1 if moment == 'last' else 0]['text']}" if spoken else shot["action"])
+    caption = shot["action"]
     return {
         "shot_number": ctx["position"]["index"] + 1, "shot_label": shot_label(ctx["position"]), "moment": moment,
         "framing": shot["framing"], "camera_move": shot["camera_move"], "caption": caption,

@@ -12,6 +12,7 @@ from storyreel.errors import FatalProviderError, RetryableError
 from storyreel.providers.base import Call, ImageRequest, ImageResult, Usage, VideoRequest, VideoResult
 from storyreel.providers.fal.api import Status, Submitted
 from storyreel.providers.http import (
+    LOST,
     BadMedia,
     Http,
     UnconfirmedCreate,
@@ -50,7 +51,8 @@ class FalAdapter:
 
     async def image(self, req: ImageRequest, route: Route, call: Call) -> ImageResult:
         values = {"prompt": req.prompt, "size": {"width": req.width, "height": req.height},
-                  "aspect_ratio": aspect_ratio(req.width, req.height), "width": req.width, "height": req.height,
+                  "aspect_ratio": aspect_ratio(req.width, req.height),
+                  "width": req.width, "height": req.height,
                   "references": [data_url(p) for p in req.references] or None}
         result = await self._run(route, self.models(route.key).build_input(values, IMAGE_INPUTS), call)
         data, mime = await self._output(result, "image", call)
@@ -72,8 +74,8 @@ class FalAdapter:
         write_file(req.out_path, data)
         forget_job(call, STATE_KEY)
         return VideoResult(path=req.out_path, strategy=req.strategy, usage=Usage(), model=route.key,
-                           note=f"{route.key} returned {mime}, {len(data)} bytes, asked {req.duration:g}s, "
-                                f"sent duration {duration}")
+                           note=f"{route.key} returned {mime}, {len(data)} bytes; asked {req.duration:g}s, "
+                                f"sent {duration!r}")
 
     # --- the queued request ---------------------------------------------------------------------------------
 
@@ -104,8 +106,8 @@ class FalAdapter:
         try:
             submitted = Submitted.model_validate(data)
         except ValidationError:
-            raise UnconfirmedCreate(f"{self.name}: the submit was answered without a request id; it may be "
-                                    "running and billed, so it is not sent again") from None
+            message = f"{self.name}: the submit was answered without a request id; {LOST}"
+            raise UnconfirmedCreate(message) from None
         job = {"model": route.model, **submitted.model_dump()}
         save_job(call, STATE_KEY, job)
         return job
@@ -123,6 +125,6 @@ class FalAdapter:
             if not url:
                 raise BadMedia(f"{self.name} result holds no {want} URL")
             return await self.http.download(url, want)
-        except BadMedia:
+        except (BadMedia, FatalProviderError):  # not a file of the kind, or gone (expired URLs answer 404)
             forget_job(call, STATE_KEY)
             raise

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import io
 
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from .sketch_figures import (
     INK,
     PAPER,
+    Pen,
     body_height,
     clean,
     costume,
@@ -30,6 +31,7 @@ from .sketch_figures import (
     font,
     ident,
     prop_kind,
+    rbox,
     rect,
     text_w,
     wrap,
@@ -69,18 +71,19 @@ def draw_reference(kind: str, view: str, name: str, description: str = "", state
     ("wearing a fake beard and a monk's hood") is drawn as costume overlays and written on the sheet.
     """
     w, h = max(16, int(width)), max(16, int(height))
-    kind = (clean(kind).lower() or "character")
+    kind = clean(kind).lower()
+    kind = kind if kind in ("location", "prop") else "character"
     view = clean(view).lower() or {"location": "establishing", "prop": "object"}.get(kind, "front")
     name, description, state = clean(name), clean(description), clean(state)
     img = Image.new("RGB", (w, h), SHEET_BG)
-    d = ImageDraw.Draw(img, "RGBA")
+    d = Pen(img)
     u = min(w, h) / 1000
     m = max(2.0, min(w, h) * 0.04)
     lw = max(1.0, 2.4 * u)
     # title bar
     tf = font(40 * u, "cond")
     bar = tf.size * 1.7
-    d.rectangle((0, 0, w, bar), fill=INK)
+    rbox(d, (0, 0, w, bar), fill=INK)
     title = " · ".join(p for p in (kind.upper(), (name or "UNNAMED").upper(), view.upper().replace("-", " ")) if p)
     d.text((m, bar / 2), ellipsize(tf, title, w - 2 * m), font=tf, fill=PAPER, anchor="lm")
     # caption at the bottom
@@ -105,11 +108,11 @@ def draw_reference(kind: str, view: str, name: str, description: str = "", state
         pk = place_kind(name, description)
         tint = "night-int" if tod == "night" and pk == "interior" else tod
         sub = Image.new("RGB", (max(1, round(aw)), max(1, round(ah))), PAPER)
-        sd = ImageDraw.Draw(sub, "RGBA")
+        sd = Pen(sub)
         draw_plate(sd, pk, (0, 0, sub.width, sub.height), Tone(tint), name or description or "nowhere", tod=tod,
                    name=name or description, horizon=0.5)
         img.paste(sub, (round(ax0), round(ay0)))
-        d.rectangle((ax0, ay0, ax0 + sub.width, ay0 + sub.height), outline=INK, width=max(1, round(lw)))
+        rbox(d, (ax0, ay0, ax0 + sub.width, ay0 + sub.height), outline=INK, width=max(1, round(lw)))
         sf = font(24 * u, "bold")
         chip = f"{pk.upper()} · {tod.upper()}"
         tw = text_w(sf, chip)
@@ -123,12 +126,13 @@ def draw_reference(kind: str, view: str, name: str, description: str = "", state
              width=lw, radius=s * 0.04)
         draw_prop(d, name or "prop", cx, cy - s * 0.03, s * 0.85, lw=lw * 1.5)
         sf = font(24 * u, "bold")
-        d.text((cx, cy + s * 0.55), ellipsize(sf, prop_kind(name).upper(), s), font=sf, fill=(120, 120, 116),
-               anchor="md")
+        pk = prop_kind(name)
+        if pk != "generic":
+            d.text((cx, cy + s * 0.55), ellipsize(sf, pk.upper(), s), font=sf, fill=(120, 120, 116), anchor="md")
     else:
         cx = ax0 + aw * 0.44
         if view == "full-body":
-            fh = ah * 0.86 / 1.1
+            fh = ah * 0.94 / 1.1
             foot = ay1 - ah * 0.04
             top = foot - body_height(idn, fh)
             for k in range(9):  # height guides, one per head
@@ -144,7 +148,7 @@ def draw_reference(kind: str, view: str, name: str, description: str = "", state
             side = view == "side"
             # a bust ends at the chest: draw on a layer cropped to the area
             sub = Image.new("RGBA", (max(1, round(aw)), max(1, round(ah))), (0, 0, 0, 0))
-            sd = ImageDraw.Draw(sub, "RGBA")
+            sd = Pen(sub)
             draw_figure(sd, idn, cx - ax0, top - ay0, fh, facing=1 if side else 0, state=state, lw=lw * 2.2,
                         look=0.0)
             img.paste(sub, (round(ax0), round(ay0)), sub)
@@ -160,10 +164,10 @@ def draw_reference(kind: str, view: str, name: str, description: str = "", state
             d.text((sx - sz * 0.2, y + sz / 2), lab, font=sf, fill=(90, 90, 86), anchor="rm")
     # caption
     if rows:
-        d.rectangle((0, cap_y, w, h), fill=(236, 236, 232))
+        rbox(d, (0, cap_y, w, h), fill=(236, 236, 232))
         d.line([(0, cap_y), (w, cap_y)], fill=INK, width=max(1, round(lw * 0.6)))
         _caption(d, rows, m, cap_y + m * 0.45, w - 2 * m, cf, cb)
-    d.rectangle((0, 0, w - 1, h - 1), outline=INK, width=max(1, round(2 * u)))
+    rbox(d, (0, 0, w - 1, h - 1), outline=INK, width=max(1, round(2 * u)))
     return img
 
 

@@ -27,6 +27,30 @@ LIGHT: Color = (255, 214, 128)  # lamplight, lit windows, the lighthouse beam
 # --- colours and shapes -------------------------------------------------------------------------------------
 
 
+class Pen:
+    """Two draws on one image: opaque shapes take Pillow's fast path, translucent ones (alpha < 255) blend.
+
+    (A single ``ImageDraw.Draw(img, "RGBA")`` blends every shape, about ten times slower on big fills.)
+    """
+
+    def __init__(self, img):
+        self._o = ImageDraw.Draw(img)
+        self._a = ImageDraw.Draw(img, "RGBA")
+
+    def __getattr__(self, name):
+        fast, blend = getattr(self._o, name), getattr(self._a, name)
+
+        def call(*args, **kw):
+            for key in ("fill", "outline"):
+                c = kw.get(key)
+                if isinstance(c, tuple) and len(c) == 4 and c[3] < 255:
+                    return blend(*args, **kw)
+            return fast(*args, **kw)
+
+        self.__dict__[name] = call
+        return call
+
+
 def mix(a, b, t: float) -> Color:
     return (round(a[0] + (b[0] - a[0]) * t), round(a[1] + (b[1] - a[1]) * t), round(a[2] + (b[2] - a[2]) * t))
 
@@ -55,7 +79,14 @@ def rect(d, x0, y0, x1, y1, fill=None, outline=None, width=1, radius=0) -> None:
     if r >= 1:
         d.rounded_rectangle((x0, y0, x1, y1), radius=r, fill=fill, outline=outline, width=max(1, round(width)))
     else:
-        d.rectangle((x0, y0, x1, y1), fill=fill, outline=outline, width=max(1, round(width)))
+        rbox(d, (x0, y0, x1, y1), fill=fill, outline=outline, width=max(1, round(width)))
+
+
+def rbox(d, xy, fill=None, outline=None, width=1) -> None:
+    """``ImageDraw.rectangle`` that takes its corners in any order."""
+    x0, y0, x1, y1 = xy
+    d.rectangle((min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)), fill=fill, outline=outline,
+                width=max(1, round(width)))
 
 
 def poly(d, pts, fill=None, outline=None, width=1) -> None:
@@ -128,7 +159,7 @@ def font(size: float, style: str = "regular"):
     path = _font_path(style)
     if path:
         try:
-            return ImageFont.truetype(path, size)
+            return ImageFont.truetype(path, size, layout_engine=ImageFont.Layout.BASIC)  # same on every host
         except OSError:
             pass
     try:
@@ -416,7 +447,7 @@ def body_height(idn: Ident, h: float) -> float:
     return h * SIL[idn.silhouette][0]
 
 
-def _head_pts(cx, cy, rx, ry, shape: str, facing: int) -> list[tuple[float, float]]:
+def _head_pts(cx, cy, rx, ry, shape: str) -> list[tuple[float, float]]:
     pts = []
     for i in range(36):
         t = 2 * math.pi * i / 36
@@ -427,24 +458,34 @@ def _head_pts(cx, cy, rx, ry, shape: str, facing: int) -> list[tuple[float, floa
             x, y = rx * c, ry * s
         if s > 0:  # the jaw narrows
             x *= 1 - (0.36 if shape == "heart" else 0.12) * s
-        if facing and c * facing > 0.55 and -0.35 < s < 0.45:  # the profile: brow, nose, lips
-            bump = 0.17 if -0.05 < s < 0.22 else 0.05
-            x += facing * rx * bump
         pts.append((cx + x, cy + y))
     return pts
 
 
-def draw_figure(d, idn: Ident, cx: float, top: float, h: float, *, facing: int = 0, pose: str = "stand",
-                state: str = "", look: float = 0.0, mouth: bool = False, dim=None, lw: float | None = None) -> dict:
-    """Draw a character, head top at ``top``, nominal height ``h``; ``facing`` 0 front, 1 right, -1 left.
+def _spot(d, rng, x, y, r, fill) -> None:
+    pts = []
+    for i in range(10):
+        t = 2 * math.pi * i / 10
+        rr = r * (1.0 if i % 2 == 0 else 0.45) * (0.8 + 0.4 * rng.random())
+        pts.append((x + rr * math.cos(t), y + rr * math.sin(t)))
+    poly(d, pts, fill=fill)
 
-    ``pose`` is "stand" or "step" (mid-stride, one arm up); ``dim`` (colour, amount) darkens it for night.
-    Returns anchors: head box, hand position, foot y, box.
+
+def draw_figure(d, idn: Ident, cx: float, top: float, h: float, *, facing: float = 0, pose: str = "stand",
+                state: str = "", look: float = 0.0, mouth: bool = False, dim=None, lw: float | None = None) -> dict:
+    """Draw a character, head top at ``top``, nominal height ``h``.
+
+    ``facing`` 0 is front, ±0.5 a three-quarter turn to the right (+) or left (-), ±1 a profile. ``pose`` is
+    "stand" or "step" (mid-stride, one arm up); ``state`` adds costume overlays; ``dim`` (colour, amount) darkens
+    it for night. Returns anchors: head box, hand position, foot y, box.
     """
     cos = costume(state)
     lf, shw, hpw, lmw = SIL[idn.silhouette]
     f = 1 if facing > 0 else -1
-    side = facing != 0
+    side = abs(facing) >= 0.75
+    tq = 0 < abs(facing) < 0.75
+    s_ = f if side else 0  # the profile direction, 0 when not in profile
+    turn = f if tq else 0
     hh = 0.14 * h
     hw = hh * HEAD_W[idn.head]
     hb = h * lf
@@ -452,7 +493,9 @@ def draw_figure(d, idn: Ident, cx: float, top: float, h: float, *, facing: int =
     foot = top + hb
     sy = top + hh * 1.12
     hy = top + hh + body * 0.44
-    sw, hp, lm = h * shw, h * hpw, h * lmw
+    sw, hp, lm = h * shw * (0.86 if tq else 1.0), h * hpw * (0.9 if tq else 1.0), h * lmw
+    round_ = idn.silhouette == "round"
+    waist = hp * 1.1 if round_ else (sw * 0.84 if idn.silhouette == "broad" else max(hp * 0.96, sw * 0.76))
     ow = lw if lw is not None else max(1.0, min(6.0, h / 170))
 
     def col(c):
@@ -464,8 +507,10 @@ def draw_figure(d, idn: Ident, cx: float, top: float, h: float, *, facing: int =
     hood = col(cos["hood"]) if "hood" in cos else None
     sleeve = cloak or main
     ink = INK
-    hcx, hcy = cx, top + hh / 2
+    hcx, hcy = cx + turn * hw * 0.06, top + hh / 2
+    rx = hw / 2 if not side else hh * 0.4
     rng = random.Random(idn.seed)
+    st = clean(state).lower()
 
     # shadow
     ellipse(d, cx, foot, sw * 1.4, max(1.0, hh * 0.1), fill=(0, 0, 0, 44))
@@ -475,14 +520,15 @@ def draw_figure(d, idn: Ident, cx: float, top: float, h: float, *, facing: int =
                  (cx + sw * 1.5, foot - body * 0.06), (cx + sw * 1.02, sy + hh * 0.1)],
              fill=darker(cloak, 0.3), outline=ink, width=ow)
     elif cloak:
-        poly(d, [(cx - f * sw * 0.5, sy), (cx - f * sw * 1.3, foot - body * 0.05), (cx + f * sw * 0.5,
-                 foot - body * 0.05), (cx + f * sw * 0.4, sy)], fill=darker(cloak, 0.3), outline=ink, width=ow)
+        poly(d, [(cx - f * sw * 0.5, sy), (cx - f * sw * 1.3, foot - body * 0.05),
+                 (cx + f * sw * 0.5, foot - body * 0.05), (cx + f * sw * 0.4, sy)],
+             fill=darker(cloak, 0.3), outline=ink, width=ow)
     if hood:
-        ellipse(d, hcx - f * hw * 0.12 * side, hcy + hh * 0.02, hw * 0.8, hh * 0.64, fill=hood, outline=ink,
-                width=ow)
+        ellipse(d, hcx - s_ * rx * 0.25 - turn * hw * 0.06, hcy + hh * 0.02, hw * 0.8 if not side else rx * 1.45,
+                hh * 0.64, fill=hood, outline=ink, width=ow)
     hair = idn.hair
     if not hood and cos.get("mask_style") != "full":
-        bx = hcx - f * hw * 0.22 * side
+        bx = hcx - s_ * rx * 0.35 - turn * hw * 0.08
         if hair == "long":
             rect(d, bx - hw * 0.6, top + hh * 0.1, bx + hw * 0.6, sy + hh * 0.9, fill=hairc, outline=ink,
                  width=ow, radius=hw * 0.35)
@@ -490,10 +536,10 @@ def draw_figure(d, idn: Ident, cx: float, top: float, h: float, *, facing: int =
             rect(d, bx - hw * 0.6, top + hh * 0.1, bx + hw * 0.6, top + hh * 0.98, fill=hairc, outline=ink,
                  width=ow, radius=hw * 0.3)
         elif hair == "bun":
-            ellipse(d, bx - f * hw * 0.1 * side, top + hh * 0.02, hh * 0.19, hh * 0.17, fill=hairc, outline=ink,
-                    width=ow)
+            ellipse(d, bx - s_ * rx * 0.3, top + hh * (0.02 if not side else 0.2), hh * 0.19, hh * 0.17,
+                    fill=hairc, outline=ink, width=ow)
         elif hair == "ponytail":
-            px = hcx + (hw * 0.56 if not side else -f * hw * 0.7)
+            px = hcx + (hw * 0.56 if not s_ else -s_ * rx * 1.1) - turn * hw * 0.2
             ellipse(d, px, top + hh * 0.62, hw * 0.2, hh * 0.36, fill=hairc, outline=ink, width=ow)
 
     # legs
@@ -504,8 +550,8 @@ def draw_figure(d, idn: Ident, cx: float, top: float, h: float, *, facing: int =
             xt, xb = cx + sgn * hp * 0.5, cx + sgn * hp * k
             poly(d, [(xt - hp * 0.48, leg_top), (xt + hp * 0.48, leg_top), (xb + lm * 0.5, foot - lm * 0.4),
                      (xb - lm * 0.5, foot - lm * 0.4)], fill=second, outline=ink, width=ow)
-            ellipse(d, xb + sgn * lm * 0.15, foot - lm * 0.32, lm * 0.72, lm * 0.4, fill=col(SHOE), outline=ink,
-                    width=ow)
+            ellipse(d, xb + (turn * 0.3 or sgn * 0.15) * lm, foot - lm * 0.32, lm * 0.72, lm * 0.4, fill=col(SHOE),
+                    outline=ink, width=ow)
     else:
         stride = body * (0.17 if pose == "step" else 0.035)
         for k, shade in ((-1, 0.22), (1, 0.0)):
@@ -513,43 +559,48 @@ def draw_figure(d, idn: Ident, cx: float, top: float, h: float, *, facing: int =
             limb(d, [(cx, leg_top), (xb, foot - lm * 0.45)], lm * 1.25, darker(second, shade), ow)
             ellipse(d, xb + f * lm * 0.35, foot - lm * 0.32, lm * 0.9, lm * 0.38, fill=col(SHOE), outline=ink,
                     width=ow)
-    # back arm (profile, striding)
+    # back arm (profile)
     if side:
         back = [(cx - f * sw * 0.1, sy + hh * 0.25), (cx - f * body * 0.07, sy + body * 0.2),
-                (cx - f * body * (0.15 if pose == "step" else 0.05), hy + body * 0.0)]
+                (cx - f * body * (0.15 if pose == "step" else 0.05), hy)]
         limb(d, back, lm * 0.95, darker(sleeve, 0.25), ow)
         ellipse(d, *back[-1], lm * 0.6, lm * 0.6, fill=darker(skin, 0.15), outline=ink, width=ow)
     # neck
     rect(d, hcx - hw * 0.19, top + hh * 0.75, hcx + hw * 0.19, sy + hh * 0.12, fill=skin, outline=ink, width=ow)
-    # torso
+    # torso: shoulders, waist, hips (the waist makes the silhouette: a round build bulges)
+    mid_y = (sy + hy) / 2 + body * 0.05
     if not side:
-        torso = [(cx - sw * 0.7, sy - hh * 0.05), (cx - sw, sy + hh * 0.3), (cx - hp * 1.04, hy + body * 0.06),
-                 (cx + hp * 1.04, hy + body * 0.06), (cx + sw, sy + hh * 0.3), (cx + sw * 0.7, sy - hh * 0.05)]
+        tx = cx + turn * sw * 0.05
+        right = [(sw * 0.7, sy - hh * 0.05), (sw, sy + hh * 0.3), (waist, mid_y), (hp * 1.04, hy + body * 0.06)]
+        torso = [(tx - x, y) for x, y in right] + [(tx + x, y) for x, y in reversed(right)]
     else:
-        dp = sw * (0.62 if idn.silhouette in ("broad", "round") else 0.52)
+        dp = sw * (0.62 if idn.silhouette == "broad" else 0.52)
+        belly = hp * 0.55 if round_ else 0.0
         torso = [(cx - f * dp * 0.75, sy - hh * 0.05), (cx + f * dp * 0.55, sy - hh * 0.04),
-                 (cx + f * dp * 0.95, sy + hh * 0.5), (cx + f * hp * 0.8, hy + body * 0.06),
-                 (cx - f * hp * 0.8, hy + body * 0.06), (cx - f * dp * 0.95, sy + hh * 0.45)]
+                 (cx + f * dp * 0.95, sy + hh * 0.5), (cx + f * (dp * 0.85 + belly), mid_y),
+                 (cx + f * hp * 0.8, hy + body * 0.06), (cx - f * hp * 0.8, hy + body * 0.06),
+                 (cx - f * dp * 0.9, mid_y), (cx - f * dp * 0.95, sy + hh * 0.45)]
     poly(d, torso, fill=main, outline=ink, width=ow)
-    if idn.silhouette == "round":
-        ellipse(d, cx + (f * sw * 0.25 if side else 0), (sy + hy) / 2 + body * 0.06, hp * (0.8 if side else 1.0),
-                (hy - sy) * 0.48, fill=main, outline=ink, width=ow)
-    if not side:  # collar in the accent colour, belt
-        poly(d, [(cx - hw * 0.26, sy - hh * 0.05), (cx + hw * 0.26, sy - hh * 0.05), (cx, sy + hh * 0.42)],
+    if not side:  # collar in the accent colour
+        ncx = hcx
+        poly(d, [(ncx - hw * 0.26, sy - hh * 0.05), (ncx + hw * 0.26, sy - hh * 0.05), (ncx, sy + hh * 0.42)],
              fill=accent, outline=ink, width=ow)
-    d.line([(cx - hp * 1.0, hy - body * 0.01), (cx + hp * 1.0, hy - body * 0.01)] if not side else
-           [(cx - f * hp * 0.8, hy - body * 0.01), (cx + f * hp * 0.85, hy - body * 0.01)],
-           fill=darker(second, 0.3), width=max(1, round(lm * 0.3)))
+    belt = [(cx - hp * 1.0, hy - body * 0.01), (cx + hp * 1.0, hy - body * 0.01)] if not side else \
+        [(cx - f * hp * 0.8, hy - body * 0.01), (cx + f * hp * 0.85, hy - body * 0.01)]
+    d.line(belt, fill=darker(second, 0.3), width=max(1, round(lm * 0.3)))
     if cloak:
         if not side:
-            poly(d, [(cx - sw * 0.62, sy - hh * 0.06), (cx - sw * 1.05, sy + hh * 0.2),
-                     (cx - sw * 1.3, foot - body * 0.1), (cx + sw * 1.3, foot - body * 0.1),
-                     (cx + sw * 1.05, sy + hh * 0.2), (cx + sw * 0.62, sy - hh * 0.06)],
-                 fill=cloak, outline=ink, width=ow)
-            d.line([(cx, sy + hh * 0.3), (cx, foot - body * 0.1)], fill=darker(cloak, 0.4), width=max(1, round(ow)))
+            right = [(sw * 0.62, sy - hh * 0.06), (sw * 1.05, sy + hh * 0.2), (max(sw * 1.12, waist * 1.08), mid_y),
+                     (max(sw * 1.3, waist * 1.2), foot - body * 0.1)]
+            poly(d, [(cx - x, y) for x, y in right] + [(cx + x, y) for x, y in reversed(right)], fill=cloak,
+                 outline=ink, width=ow)
+            d.line([(cx + turn * sw * 0.2, sy + hh * 0.3), (cx + turn * sw * 0.3, foot - body * 0.1)],
+                   fill=darker(cloak, 0.4), width=max(1, round(ow)))
         else:
-            poly(d, [(cx - f * sw * 0.6, sy - hh * 0.06), (cx + f * sw * 0.6, sy - hh * 0.04),
-                     (cx + f * sw * 1.0, foot - body * 0.1), (cx - f * sw * 1.05, foot - body * 0.1)],
+            front = max(sw * 0.7, sw * 0.52 * 0.95 + (hp * 0.6 if round_ else 0))
+            poly(d, [(cx - f * sw * 0.6, sy - hh * 0.06), (cx + f * sw * 0.5, sy - hh * 0.05),
+                     (cx + f * front, mid_y), (cx + f * sw * 1.0, foot - body * 0.1),
+                     (cx - f * sw * 1.05, foot - body * 0.1), (cx - f * sw * 0.7, mid_y)],
                  fill=cloak, outline=ink, width=ow)
         d.line([(cx - hp * 0.9, hy), (cx + hp * 0.9, hy)], fill=col((196, 170, 120)), width=max(1, round(lm * 0.25)))
     if "scarf" in cos:
@@ -558,15 +609,16 @@ def draw_figure(d, idn: Ident, cx: float, top: float, h: float, *, facing: int =
              radius=hh * 0.08)
         rect(d, cx + f * sw * 0.2, sy, cx + f * sw * 0.2 + f * hh * 0.22, sy + body * 0.25, fill=sc,
              outline=ink, width=ow)
-    # front arms
+    # arms
     if not side:
         arms = []
         for sgn in (-1, 1):
-            s0 = (cx + sgn * sw * 0.86, sy + hh * 0.22)
-            if pose == "step" and sgn == 1:
-                arms.append([s0, (cx + sw * 1.45, sy + body * 0.2), (cx + sw * 1.75, sy + body * 0.02)])
+            s0 = (cx + sgn * sw * 0.86 + turn * sw * 0.05, sy + hh * 0.22)
+            if pose == "step" and sgn == (turn or 1):
+                arms.append([s0, (cx + sgn * sw * 1.45, sy + body * 0.2), (cx + sgn * sw * 1.75, sy + body * 0.02)])
             else:
-                arms.append([s0, (cx + sgn * sw * 1.04, sy + body * 0.22), (cx + sgn * sw * 1.0, hy + body * 0.03)])
+                out_ = max(sw * 1.04, waist + lm * 0.55)
+                arms.append([s0, (cx + sgn * out_, sy + body * 0.22), (cx + sgn * out_ * 0.97, hy + body * 0.03)])
     else:
         s0 = (cx + f * sw * 0.05, sy + hh * 0.25)
         if pose == "step":
@@ -577,90 +629,100 @@ def draw_figure(d, idn: Ident, cx: float, top: float, h: float, *, facing: int =
         limb(d, a, lm * (1.15 if cloak else 0.95), sleeve, ow)
         ellipse(d, *a[-1], lm * 0.6, lm * 0.6, fill=skin, outline=ink, width=ow)
     if hood:  # the hood's drape over the shoulders
-        poly(d, [(hcx - hw * 0.66, top + hh * 0.78), (hcx + hw * 0.66, top + hh * 0.78),
-                 (cx + sw * 0.92, sy + hh * 0.42), (cx - sw * 0.92, sy + hh * 0.42)] if not side else
-             [(hcx - f * hw * 0.75, top + hh * 0.6), (hcx + f * hw * 0.2, top + hh * 0.95),
-              (cx + f * sw * 0.6, sy + hh * 0.42), (cx - f * sw * 0.7, sy + hh * 0.42)],
-             fill=hood, outline=ink, width=ow)
+        if not side:
+            pts = [(hcx - hw * 0.66, top + hh * 0.78), (hcx + hw * 0.66, top + hh * 0.78),
+                   (cx + sw * 0.92, sy + hh * 0.42), (cx - sw * 0.92, sy + hh * 0.42)]
+        else:
+            pts = [(hcx - f * rx * 1.5, top + hh * 0.5), (hcx + f * rx * 0.2, top + hh * 0.95),
+                   (cx + f * sw * 0.6, sy + hh * 0.42), (cx - f * sw * 0.8, sy + hh * 0.42)]
+        poly(d, pts, fill=hood, outline=ink, width=ow)
 
     # head
-    rx = hw / 2 if not side else hh * 0.42
-    ry = hh / 2
-    ellipse_pts = _head_pts(hcx, hcy, rx, ry, idn.head, f if side else 0)
-    if side:  # the ear
-        pass
-    poly(d, ellipse_pts, fill=skin, outline=ink, width=ow)
+    head = _head_pts(hcx, hcy, rx, hh / 2, idn.head)
+    poly(d, head, fill=skin, outline=ink, width=ow)
     eye_y = top + hh * 0.52
     mouth_y = top + hh * 0.79
     detail = hh >= 14
     if side:
+        nose = [(hcx + f * rx * 0.9, eye_y + hh * 0.0), (hcx + f * rx * 1.22, eye_y + hh * 0.17),
+                (hcx + f * rx * 0.93, eye_y + hh * 0.21)]
+        poly(d, nose, fill=skin)
+        d.line(nose, fill=ink, width=max(1, round(ow)), joint="curve")
         ellipse(d, hcx - f * rx * 0.12, top + hh * 0.56, rx * 0.15, hh * 0.11, fill=skin, outline=ink, width=ow)
+    elif tq:
+        ellipse(d, hcx - turn * hw * 0.47, top + hh * 0.56, hw * 0.07, hh * 0.1, fill=skin, outline=ink, width=ow)
     if detail:
-        _face(d, hcx, hw, hh, eye_y, mouth_y, rx, f if side else 0, look, mouth, ow, skin)
+        _face(d, hcx, hw, hh, eye_y, mouth_y, rx, s_, look + turn * 1.3, mouth, ow, skin)
 
     if "beard" in cos:
         bc = col(cos["beard"] or idn.hair_color)
         if not side:
-            pts = [(hcx - hw * 0.47, top + hh * 0.52), (hcx - hw * 0.42, top + hh * 0.84), (hcx - hw * 0.18, top + hh * 1.1),
-                   (hcx, top + hh * 1.2), (hcx + hw * 0.18, top + hh * 1.1), (hcx + hw * 0.42, top + hh * 0.84),
-                   (hcx + hw * 0.47, top + hh * 0.52), (hcx + hw * 0.3, top + hh * 0.7), (hcx, top + hh * 0.68),
-                   (hcx - hw * 0.3, top + hh * 0.7)]
+            o = turn * hw * 0.08
+            pts = [(hcx - hw * 0.47 + o, top + hh * 0.52), (hcx - hw * 0.42 + o, top + hh * 0.84),
+                   (hcx - hw * 0.18 + o, top + hh * 1.1), (hcx + o * 1.5, top + hh * 1.2),
+                   (hcx + hw * 0.18 + o, top + hh * 1.1), (hcx + hw * 0.42 + o, top + hh * 0.84),
+                   (hcx + hw * 0.47 + o, top + hh * 0.52), (hcx + hw * 0.3 + o, top + hh * 0.7),
+                   (hcx + o, top + hh * 0.68), (hcx - hw * 0.3 + o, top + hh * 0.7)]
         else:
             pts = [(hcx - f * rx * 0.05, top + hh * 0.55), (hcx + f * rx * 0.95, top + hh * 0.68),
                    (hcx + f * rx * 1.05, top + hh * 0.95), (hcx + f * rx * 0.55, top + hh * 1.18),
                    (hcx - f * rx * 0.15, top + hh * 0.95)]
         poly(d, pts, fill=bc, outline=ink, width=ow)
         if detail:
-            mx = hcx + (f * rx * 0.75 if side else look * hw * 0.08)
+            mx = hcx + (f * rx * 0.75 if side else (look + turn * 1.3) * hw * 0.09)
             d.line([(mx - hw * 0.12, mouth_y), (mx + hw * 0.12, mouth_y)], fill=darker(bc, 0.5),
                    width=max(1, round(ow * 1.4)))
     if "mask" in cos:
         mc = col(cos["mask"])
         style = cos.get("mask_style", "eyes")
         if style == "full":
-            poly(d, ellipse_pts, fill=mc, outline=ink, width=ow)
-            rect(d, hcx - hw * 0.36 + (f * rx * 0.3 if side else 0), eye_y - hh * 0.07,
-                 hcx + hw * 0.36 + (f * rx * 0.5 if side else 0), eye_y + hh * 0.07, fill=skin, radius=hh * 0.05)
+            poly(d, head, fill=mc, outline=ink, width=ow)
+            rect(d, hcx - hw * 0.36 + s_ * rx * 0.3, eye_y - hh * 0.07, hcx + hw * 0.36 + s_ * rx * 0.5,
+                 eye_y + hh * 0.07, fill=skin, radius=hh * 0.05)
             if detail:
-                _eyes(d, hcx, hw, hh, eye_y, rx, f if side else 0, look, ow)
+                _eyes(d, hcx, hw, hh, eye_y, rx, s_, look + turn * 1.3, ow)
         elif style == "face":
-            x0, x1 = (hcx - hw * 0.44, hcx + hw * 0.44) if not side else sorted((hcx, hcx + f * rx * 1.08))
+            x0, x1 = (hcx - hw * 0.44, hcx + hw * 0.44) if not side else sorted((hcx, hcx + f * rx * 1.1))
             rect(d, x0, top + hh * 0.6, x1, top + hh * 0.95, fill=mc, outline=ink, width=ow, radius=hh * 0.08)
         else:
-            x0, x1 = (hcx - hw * 0.52, hcx + hw * 0.52) if not side else sorted((hcx - f * rx * 0.2, hcx + f * rx * 1.05))
+            x0, x1 = (hcx - hw * 0.52, hcx + hw * 0.52) if not side else sorted((hcx - f * rx * 0.2, hcx + f * rx))
             rect(d, x0, eye_y - hh * 0.09, x1, eye_y + hh * 0.07, fill=mc, outline=ink, width=ow, radius=hh * 0.06)
             if detail:
-                _eyes(d, hcx, hw, hh, eye_y, rx, f if side else 0, look, ow, holes=skin)
+                _eyes(d, hcx, hw, hh, eye_y, rx, s_, look + turn * 1.3, ow, holes=skin)
     if "glasses" in cos and detail:
         gc = col(cos["glasses"])
         fill = gc if cos.get("glasses_dark") else None
         if not side:
+            o = (look + turn * 1.3) * hw * 0.09
             for sgn in (-1, 1):
-                ellipse(d, hcx + sgn * hw * 0.21, eye_y, hw * 0.15, hh * 0.08, fill=fill, outline=gc, width=ow * 1.2)
-            d.line([(hcx - hw * 0.07, eye_y), (hcx + hw * 0.07, eye_y)], fill=gc, width=max(1, round(ow)))
+                ellipse(d, hcx + sgn * hw * 0.21 + o, eye_y, hw * 0.15, hh * 0.08, fill=fill, outline=gc,
+                        width=ow * 1.2)
+            d.line([(hcx - hw * 0.07 + o, eye_y), (hcx + hw * 0.07 + o, eye_y)], fill=gc, width=max(1, round(ow)))
         else:
             ellipse(d, hcx + f * rx * 0.62, eye_y, rx * 0.2, hh * 0.08, fill=fill, outline=gc, width=ow * 1.2)
             d.line([(hcx + f * rx * 0.42, eye_y), (hcx - f * rx * 0.1, eye_y - hh * 0.02)], fill=gc,
                    width=max(1, round(ow)))
 
-    # hair, hats, hood rim
+    # hair, hats, hood
     hat = cos.get("hat")
-    crown = cos.get("crown")
     if not hood and cos.get("mask_style") != "full":
-        _hair(d, idn, hcx, top, hw, hh, rx, f if side else 0, hairc, accent, second, ow,
+        _hair(d, idn, hcx - turn * hw * 0.05, top, hw, hh, rx, s_, hairc, accent, second, ow,
               hat_override=col(hat) if hat else None, helmet=cos.get("hat_style") == "helmet")
     if hood:
-        ox = -f * hw * 0.1 * side
-        box_rx, box_ry = hw * 0.72, hh * 0.62
-        start, end = (150, 390) if not side else ((100, 330) if f > 0 else (210, 440))
-        arc(d, hcx + ox, hcy + hh * 0.04, box_rx, box_ry, start, end, fill=hood, width=hh * 0.22)
-        arc(d, hcx + ox, hcy + hh * 0.04, box_rx, box_ry, start, end, fill=ink, width=ow)
-        arc(d, hcx + ox, hcy + hh * 0.04, box_rx - hh * 0.21, box_ry - hh * 0.21, start, end,
-            fill=darker(hood, 0.45), width=ow * 1.5)
+        hx = hcx - s_ * rx * 0.25 - turn * hw * 0.06
+        hr = hw * 0.8 if not side else rx * 1.45
+        if side:
+            start, end = (110, 330) if f > 0 else (210, 430)
+            chord(d, hx, hcy + hh * 0.02, hr, hh * 0.64, start, end, fill=hood, outline=ink, width=ow)
+        else:
+            arc(d, hx, hcy + hh * 0.04, hw * 0.72, hh * 0.62, 150, 390, fill=hood, width=hh * 0.22)
+            arc(d, hx, hcy + hh * 0.04, hw * 0.72, hh * 0.62, 150, 390, fill=ink, width=ow)
+            arc(d, hx, hcy + hh * 0.04, hw * 0.72 - hh * 0.21, hh * 0.41, 150, 390, fill=darker(hood, 0.45),
+                width=ow * 1.5)
         if hat:
-            _hat(d, hcx, top - hh * 0.1, hw, hh, f if side else 0, col(hat), accent, ow, cos.get("hat_style"))
-    if crown:
-        cc = col(crown)
+            _hat(d, hcx, top - hh * 0.1, hw, hh, s_, col(hat), accent, ow, cos.get("hat_style"))
+    if "crown" in cos:
+        cc = col(cos["crown"])
         base = top + hh * 0.12
         pts = [(hcx - hw * 0.42, base), (hcx - hw * 0.42, base - hh * 0.2), (hcx - hw * 0.22, base - hh * 0.08),
                (hcx, base - hh * 0.28), (hcx + hw * 0.22, base - hh * 0.08), (hcx + hw * 0.42, base - hh * 0.2),
@@ -668,30 +730,29 @@ def draw_figure(d, idn: Ident, cx: float, top: float, h: float, *, facing: int =
         poly(d, pts, fill=cc, outline=ink, width=ow)
     if "bandage" in cos:
         bc = col(cos["bandage"])
-        y0 = top + hh * 0.24
-        x0, x1 = (hcx - rx * 0.98, hcx + rx * 0.98)
-        rect(d, x0, y0, x1, y0 + hh * 0.13, fill=bc, outline=ink, width=ow)
-        if detail:
-            for k in (0.3, 0.55, 0.8):
-                xx = x0 + (x1 - x0) * k
-                d.line([(xx - hh * 0.03, y0 + hh * 0.02), (xx + hh * 0.03, y0 + hh * 0.11)], fill=(170, 168, 160),
-                       width=max(1, round(ow * 0.7)))
-        a = arms[0]
-        ex, ey = (a[1][0] + a[2][0]) / 2, (a[1][1] + a[2][1]) / 2
-        ellipse(d, ex, ey, lm * 0.75, lm * 0.42, fill=bc, outline=ink, width=ow)
+        on_arm = bool(re.search(r"\b(arm|arms|hand|hands|wrist|elbow|shoulder|sling)\b", st))
+        on_head = bool(re.search(r"\b(head|forehead|brow|skull|temple)\b", st)) or not on_arm
+        if on_head:
+            y0 = top + hh * 0.24
+            x0, x1 = hcx - rx * 0.98, hcx + rx * 0.98
+            rect(d, x0, y0, x1, y0 + hh * 0.13, fill=bc, outline=ink, width=ow)
+            if detail:
+                for k in (0.3, 0.55, 0.8):
+                    xx = x0 + (x1 - x0) * k
+                    d.line([(xx - hh * 0.03, y0 + hh * 0.02), (xx + hh * 0.03, y0 + hh * 0.11)],
+                           fill=(170, 168, 160), width=max(1, round(ow * 0.7)))
+        if on_arm:
+            a = arms[0]
+            for t in (0.35, 0.65):
+                ex, ey = a[1][0] + (a[2][0] - a[1][0]) * t, a[1][1] + (a[2][1] - a[1][1]) * t
+                ellipse(d, ex, ey, lm * 0.72, lm * 0.3, fill=bc, outline=ink, width=ow)
     if "blood" in cos:
         bc = col(cos["blood"])
-        spots = [(hcx + (f * rx * 0.4 if side else -hw * 0.3), top + hh * 0.35, hh * 0.09),
-                 (cx + sw * 0.3 * (f if side else 1), sy + body * 0.12, lm * 0.9),
-                 (cx - sw * 0.35 * (f if side else 1), sy + body * 0.3, lm * 0.7),
-                 (cx + hp * 0.2, hy - body * 0.05, lm * 0.6)]
-        for x, y, r in spots:
-            pts = []
-            for i in range(10):
-                t = 2 * math.pi * i / 10
-                rr = r * (1.0 if i % 2 == 0 else 0.45) * (0.8 + 0.4 * rng.random())
-                pts.append((x + rr * math.cos(t), y + rr * math.sin(t)))
-            poly(d, pts, fill=bc)
+        sx = f if side else 1
+        for x, y, r in ((hcx + (f * rx * 0.4 if side else -hw * 0.3), top + hh * 0.35, hh * 0.09),
+                        (cx + sw * 0.3 * sx, sy + body * 0.12, lm * 0.9), (cx - sw * 0.35 * sx, sy + body * 0.3, lm * 0.7),
+                        (cx + hp * 0.2, hy - body * 0.05, lm * 0.6)):
+            _spot(d, rng, x, y, r, bc)
             d.line([(x, y), (x + r * 0.1, y + r * 2.2)], fill=bc, width=max(1, round(r * 0.35)))
     if "dirt" in cos:
         dc = col(cos["dirt"]) + (110,)
@@ -709,8 +770,7 @@ def draw_figure(d, idn: Ident, cx: float, top: float, h: float, *, facing: int =
         for i in range(3):
             ellipse(d, hcx + (i - 1) * hw * 0.35, top + hh * (1.05 + 0.1 * (i % 2)), hh * 0.035, hh * 0.055,
                     fill=wc)
-    head_box = (hcx - rx, top, hcx + rx, top + hh)
-    return {"head": head_box, "hand": arms[-1][-1], "foot": foot,
+    return {"head": (hcx - rx, top, hcx + rx, top + hh), "hand": arms[-1][-1], "foot": foot,
             "box": (cx - sw * 1.8, top, cx + sw * 1.8, foot)}
 
 
@@ -718,16 +778,17 @@ def _eyes(d, hcx, hw, hh, eye_y, rx, f, look, ow, holes=None) -> None:
     big = hh >= 70
     dx = look * hw * 0.09
     xs = [hcx - hw * 0.21, hcx + hw * 0.21] if not f else [hcx + f * rx * 0.55]
-    for x in xs:
+    for i, x in enumerate(xs):
+        k = 1.0 if f or abs(look) < 1.0 else (0.8 if (i == 1) == (look > 0) else 1.0)  # the far eye is narrower
         if big and not f:
-            ellipse(d, x + dx * 0.4, eye_y, hw * 0.1, hh * 0.045, fill=holes or (250, 249, 244), outline=INK,
+            ellipse(d, x + dx * 0.6, eye_y, hw * 0.1 * k, hh * 0.045, fill=holes or (250, 249, 244), outline=INK,
                     width=ow * 0.8)
             ellipse(d, x + dx, eye_y, hh * 0.028, hh * 0.03, fill=INK)
         elif holes:
             ellipse(d, x + dx * 0.5, eye_y, hw * 0.09, hh * 0.045, fill=holes)
             ellipse(d, x + dx, eye_y, max(1.0, hh * 0.035), max(1.0, hh * 0.035), fill=INK)
         else:
-            ellipse(d, x + dx, eye_y, max(1.0, hh * 0.035), max(1.0, hh * 0.04), fill=INK)
+            ellipse(d, x + dx, eye_y, max(1.0, hh * 0.035 * k), max(1.0, hh * 0.04), fill=INK)
 
 
 def _face(d, hcx, hw, hh, eye_y, mouth_y, rx, f, look, mouth, ow, skin) -> None:
@@ -738,11 +799,12 @@ def _face(d, hcx, hw, hh, eye_y, mouth_y, rx, f, look, mouth, ow, skin) -> None:
         return
     if not f:
         for sgn in (-1, 1):
-            x = hcx + sgn * hw * 0.21
+            x = hcx + sgn * hw * 0.21 + dx * 0.6
             d.line([(x - hw * 0.1, eye_y - hh * 0.085), (x + hw * 0.1, eye_y - hh * 0.095 - sgn * hh * 0.005)],
                    fill=INK, width=lwid)
         nx = hcx + dx * 1.3
-        d.line([(nx, eye_y + hh * 0.03), (nx + hw * 0.05, eye_y + hh * 0.15), (nx - hw * 0.03, eye_y + hh * 0.17)],
+        tip = hw * (0.05 + 0.05 * max(-1.0, min(1.0, look)))
+        d.line([(nx, eye_y + hh * 0.03), (nx + tip, eye_y + hh * 0.15), (nx - hw * 0.03 + tip * 0.3, eye_y + hh * 0.17)],
                fill=darker(skin, 0.45), width=lwid, joint="curve")
         mx = hcx + dx
         if mouth:
@@ -754,11 +816,11 @@ def _face(d, hcx, hw, hh, eye_y, mouth_y, rx, f, look, mouth, ow, skin) -> None:
         ex = hcx + f * rx * 0.55
         d.line([(ex - f * hw * 0.08, eye_y - hh * 0.09), (ex + f * hw * 0.1, eye_y - hh * 0.1)], fill=INK,
                width=lwid)
-        mx = hcx + f * rx * 0.78
+        mx = hcx + f * rx * 0.72
         if mouth:
             ellipse(d, mx, mouth_y, hw * 0.06, hh * 0.04, fill=(96, 40, 40))
         else:
-            d.line([(mx - f * hw * 0.1, mouth_y), (mx + f * hw * 0.06, mouth_y - hh * 0.01)],
+            d.line([(mx - f * hw * 0.1, mouth_y), (mx + f * hw * 0.08, mouth_y - hh * 0.01)],
                    fill=darker(skin, 0.55), width=lwid)
 
 
@@ -775,37 +837,46 @@ def _hat(d, hcx, top, hw, hh, f, colour, accent, ow, style) -> None:
 
 
 def _hair(d, idn, hcx, top, hw, hh, rx, f, hairc, accent, second, ow, hat_override=None, helmet=False) -> None:
+    """Hair or the identity's hat; ``f`` is the profile direction (0 front)."""
     style = idn.hair
-    ox = -f * hw * 0.08
+    ox = -f * rx * 0.1
     cap_rx = (rx if f else hw / 2) * 1.08
+
+    def back_hair():  # under a hat: in profile only the back of the head shows hair
+        if f:
+            start, end = (100, 235) if f > 0 else (305, 440)
+            chord(d, hcx, top + hh * 0.5, rx * 1.04, hh * 0.52, start, end, fill=hairc, outline=INK, width=ow)
+        elif style != "bald":
+            chord(d, hcx + ox, top + hh * 0.4, cap_rx, hh * 0.42, 180, 360, fill=hairc, outline=INK, width=ow)
+
     if hat_override is not None:
-        if style not in ("bald",):
-            chord(d, hcx + ox, top + hh * 0.38, cap_rx, hh * 0.42, 180, 360, fill=hairc, outline=INK, width=ow)
+        back_hair()
         _hat(d, hcx, top, hw, hh, f, hat_override, accent, ow, "helmet" if helmet else None)
         return
     if style == "bald":
         for sgn in ((-1, 1) if not f else (-f,)):
-            ellipse(d, hcx + sgn * rx * 0.92, top + hh * 0.5, hw * 0.07, hh * 0.12, fill=hairc, outline=INK,
-                    width=ow * 0.7)
+            ellipse(d, hcx + sgn * rx * (0.92 if not f else 0.5), top + hh * 0.5, hw * 0.07, hh * 0.12, fill=hairc,
+                    outline=INK, width=ow * 0.7)
         return
     if style in ("cap", "beanie"):
-        chord(d, hcx + ox, top + hh * 0.44, cap_rx, hh * 0.48, 180, 360, fill=hairc, outline=INK, width=ow)
         if style == "cap":
+            back_hair()
             chord(d, hcx + ox, top + hh * 0.4, cap_rx * 0.98, hh * 0.48, 180, 360, fill=accent, outline=INK, width=ow)
             if f:
-                ellipse(d, hcx + f * rx * 0.9, top + hh * 0.38, hw * 0.38, hh * 0.055, fill=darker(accent, 0.25),
+                ellipse(d, hcx + f * rx * 0.95, top + hh * 0.38, hw * 0.4, hh * 0.055, fill=darker(accent, 0.25),
                         outline=INK, width=ow)
             else:
                 ellipse(d, hcx, top + hh * 0.39, hw * 0.56, hh * 0.07, fill=darker(accent, 0.25), outline=INK,
                         width=ow)
         else:
+            back_hair()
             chord(d, hcx + ox, top + hh * 0.4, cap_rx * 1.02, hh * 0.56, 180, 360, fill=accent, outline=INK, width=ow)
             rect(d, hcx + ox - cap_rx * 1.02, top + hh * 0.27, hcx + ox + cap_rx * 1.02, top + hh * 0.42,
                  fill=darker(accent, 0.2), outline=INK, width=ow, radius=hh * 0.05)
             ellipse(d, hcx + ox, top - hh * 0.17, hh * 0.09, hh * 0.09, fill=accent, outline=INK, width=ow)
         return
     if style == "hat":
-        chord(d, hcx + ox, top + hh * 0.4, cap_rx, hh * 0.42, 180, 360, fill=hairc, outline=INK, width=ow)
+        back_hair()
         _hat(d, hcx, top, hw, hh, f, darker(second, 0.1), accent, ow, None)
         return
     if style == "curly":
@@ -817,6 +888,10 @@ def _hair(d, idn, hcx, top, hw, hh, rx, f, hairc, accent, second, ow, hat_overri
         chord(d, hcx + ox, top + hh * 0.4, cap_rx * 0.92, hh * 0.38, 180, 360, fill=hairc)
         return
     chord(d, hcx + ox, top + hh * 0.38, cap_rx, hh * 0.42, 180, 360, fill=hairc, outline=INK, width=ow)
+    if f:  # the hair falls to the nape
+        start, end = (90, 200) if f > 0 else (340, 450)
+        chord(d, hcx + ox * 0.5, top + hh * 0.45, rx * 1.03, hh * 0.48, start, end, fill=hairc, outline=INK,
+              width=ow)
     if style == "spiky":
         for i in range(5):
             x = hcx + ox + (i - 2) * cap_rx * 0.36
@@ -849,6 +924,7 @@ _PROPS: tuple[tuple[str, str], ...] = (
     ("camera", r"camera|camcorder|binoculars|telescope"),
     ("money", r"money|cash|banknotes?|bills|dollars|wallet"),
     ("flower", r"flowers?|rose|roses|bouquet|lily|tulip"),
+    ("boat", r"boats?|rowboat|canoe|kayak|dinghy|raft|yacht|skiff|sailboat"),
 )
 
 
@@ -865,7 +941,7 @@ def prop_kind(name) -> str:
 
 
 def draw_prop(d, name: str, cx: float, cy: float, size: float, *, dim=None, lw: float | None = None,
-              label_font=None) -> None:
+              label_font=None, shadow: bool = True) -> None:
     """Draw prop ``name`` as a simple icon filling about ``size`` pixels square, centred on (cx, cy)."""
     kind = prop_kind(name)
     idn = ident(name, "prop")
@@ -879,7 +955,7 @@ def draw_prop(d, name: str, cx: float, cy: float, size: float, *, dim=None, lw: 
     main, acc = col(idn.palette[0]), col(idn.palette[1])
     metal = col(mix((78, 80, 86), idn.palette[0], 0.15))
     paper = col((236, 230, 212))
-    ink = INK
+    ink = col(INK)
 
     def P(*pts):  # noqa: N802 - unit coordinates to pixels
         return [(cx + x * s, cy + y * s) for x, y in pts]
@@ -890,7 +966,8 @@ def draw_prop(d, name: str, cx: float, cy: float, size: float, *, dim=None, lw: 
     def E(x, y, rx, ry, fill, outline=ink):  # noqa: N802
         ellipse(d, cx + x * s, cy + y * s, rx * s, ry * s, fill=fill, outline=outline, width=ow)
 
-    ellipse(d, cx, cy + s * 0.44, s * 0.42, s * 0.05, fill=(0, 0, 0, 40))
+    if shadow:
+        ellipse(d, cx, cy + s * 0.38, s * 0.4, s * 0.045, fill=(0, 0, 0, 40))
     if kind == "gun":
         R(-0.3, -0.16, 0.42, -0.02, metal, 0.02)
         R(-0.3, -0.2, 0.3, -0.12, darker(metal, 0.2), 0.02)
@@ -935,7 +1012,7 @@ def draw_prop(d, name: str, cx: float, cy: float, size: float, *, dim=None, lw: 
             poly(d, P((0, -0.32), (0.04, -0.18), (0, -0.12), (-0.04, -0.18)), fill=col((250, 180, 70)), outline=ink,
                  width=ow)
             E(0, 0.33, 0.2, 0.05, metal)
-        elif re.search(r"\blamp", low):
+        elif re.search(r"\blamp", low) and not re.search(r"oil|lantern|hurricane|storm|paraffin|kerosene", low):
             d.line(P((0, -0.1), (0, 0.32)), fill=ink, width=max(1, round(ow * 2.5)))
             E(0, 0.35, 0.18, 0.05, darker(main, 0.3))
             E(0, 0.02, 0.3, 0.16, LIGHT + (70,), outline=None)
@@ -1066,6 +1143,17 @@ def draw_prop(d, name: str, cx: float, cy: float, size: float, *, dim=None, lw: 
         for i in range(3):
             R(-0.38 + i * 0.03, -0.16 + i * 0.06, 0.34 + i * 0.03, 0.12 + i * 0.06, col((150, 184, 140)), 0.01)
         E(-0.0, 0.14, 0.07, 0.07, col((110, 150, 100)))
+    elif kind == "boat":
+        poly(d, P((-0.46, 0.02), (0.46, 0.02), (0.34, 0.2), (-0.36, 0.2)), fill=main, outline=ink, width=ow)
+        R(-0.46, 0.0, 0.46, 0.05, darker(main, 0.3), 0.0)
+        if re.search(r"sail|yacht", low):
+            d.line(P((0.0, 0.02), (0.0, -0.44)), fill=ink, width=max(1, round(ow * 1.5)))
+            poly(d, P((0.02, -0.42), (0.3, -0.02), (0.02, -0.02)), fill=paper, outline=ink, width=ow)
+        else:
+            for x in (-0.2, 0.16):
+                d.line(P((x, 0.02), (x - 0.16, -0.14)), fill=col((130, 100, 70)), width=max(1, round(ow * 1.8)))
+        for x in (-0.2, 0.0, 0.2):
+            d.line(P((x - 0.04, 0.26), (x + 0.04, 0.26)), fill=(90, 120, 170, 160), width=max(1, round(ow)))
     elif kind == "flower":
         d.line(P((0, 0.42), (0.02, 0.0), (0, -0.12)), fill=col((60, 120, 60)), width=max(1, round(ow * 2)),
                joint="curve")

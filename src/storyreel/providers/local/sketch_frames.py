@@ -14,6 +14,7 @@ from .sketch_figures import (
     INK,
     LIGHT,
     PAPER,
+    Pen,
     arc,
     arrow,
     body_height,
@@ -29,6 +30,7 @@ from .sketch_figures import (
     mix,
     name_key,
     poly,
+    rbox,
     rect,
     tag,
     text_w,
@@ -41,7 +43,7 @@ from .sketch_figures import (
 _TINTS: dict[str, tuple[tuple[int, int, int], ...]] = {
     "day": ((42, 41, 39), (150, 147, 140), (246, 243, 236)),
     "night": ((8, 10, 22), (34, 44, 74), (92, 106, 138)),
-    "night-int": ((22, 18, 16), (104, 86, 68), (206, 184, 150)),
+    "night-int": ((16, 14, 18), (78, 66, 60), (166, 146, 122)),
     "dusk": ((42, 28, 36), (156, 104, 94), (248, 214, 178)),
     "dawn": ((40, 34, 50), (162, 142, 160), (250, 228, 214)),
 }
@@ -148,20 +150,21 @@ class Plate:
         self.kind, self.horizon, self.ground = kind, horizon, ground
 
 
-def _sky(d, box, T: Tone, rng, hz, drift, tod) -> None:
+def _sky(d, box, T: Tone, rng, hz, drift, tod, moon_x: float = 0.78) -> None:
     x0, y0, x1, y1 = box
     w = x1 - x0
-    bands = 5
+    rbox(d, (x0 - w, y0 - (y1 - y0), x1 + w, y0), fill=T(214))
+    bands = 14
     for i in range(bands):
-        ya = y0 - (y1 - y0) + (hz - y0 + (y1 - y0)) * i / bands
-        yb = y0 - (y1 - y0) + (hz - y0 + (y1 - y0)) * (i + 1) / bands
-        d.rectangle((x0 - w, ya, x1 + w, yb + 1), fill=T(214 + i * 8))
+        ya = y0 + (hz - y0) * i / bands
+        yb = y0 + (hz - y0) * (i + 1) / bands
+        rbox(d, (x0 - w, ya, x1 + w, yb + 1), fill=T(214 + i * 40 / bands))
     if T.night:
         for _ in range(70):
             x, y = x0 + rng.random() * w, y0 + rng.random() * (hz - y0) * 0.9
             r = max(1.0, (y1 - y0) * 0.0022 * (0.5 + rng.random()))
             ellipse(d, x, y, r, r, fill=(236, 238, 250, 200))
-        mx, my, mr = x0 + w * 0.78, y0 + (hz - y0) * 0.3, (y1 - y0) * 0.05
+        mx, my, mr = x0 + w * moon_x, y0 + (hz - y0) * 0.3, (y1 - y0) * 0.05
         ellipse(d, mx, my, mr * 1.8, mr * 1.8, fill=(220, 226, 255, 30))
         ellipse(d, mx, my, mr, mr, fill=(240, 240, 226))
         ellipse(d, mx + mr * 0.45, my - mr * 0.25, mr * 0.85, mr * 0.85, fill=T(222))
@@ -184,7 +187,7 @@ def _sky(d, box, T: Tone, rng, hz, drift, tod) -> None:
             for k in range(4):
                 ellipse(d, cx + (k - 1.5) * r * 1.1, cy - (r * 0.4 if k in (1, 2) else 0), r, r * 0.8, fill=T(250),
                         outline=T(205), width=max(1, (y1 - y0) * 0.002))
-            d.rectangle((cx - r * 2.2, cy, cx + r * 2.2, cy + r * 0.8), fill=T(250))
+            rbox(d, (cx - r * 2.2, cy, cx + r * 2.2, cy + r * 0.8), fill=T(250))
 
 
 def _strokes(d, rng, box, T, n, v, lw) -> None:
@@ -220,23 +223,23 @@ def draw_plate(d, kind: str, box, T: Tone, seed_name: str, *, tod: str = "day", 
         poly(d, [c00, c01, out(c01), out(c00)], fill=T(212))
         poly(d, [c10, c11, out(c11), out(c10)], fill=T(198))
         poly(d, [c01, c11, out(c11), out(c01)], fill=T(178))
-        d.rectangle((bx0, by0, bx1, by1), fill=T(232))
+        rbox(d, (bx0, by0, bx1, by1), fill=T(232))
         for i in range(1, 9):  # floorboards
             px = bx0 + (bx1 - bx0) * i / 9
             d.line([(px, by1), out((px, by1))], fill=T(160), width=lw)
         for p in (c00, c10, c11, c01):
             d.line([p, out(p)], fill=T(90), width=lw + 1)
-        d.rectangle((bx0, by0, bx1, by1), outline=T(90), width=lw + 1)
+        rbox(d, (bx0, by0, bx1, by1), outline=T(90), width=lw + 1)
         furn = _furniture(name or seed_name)
         ww, wh = (bx1 - bx0) * 0.3, (by1 - by0) * 0.46
         wx0, wy0 = cx - ww / 2 + (bx1 - bx0) * (0.18 if furn == "shelves" else 0.0), by0 + (by1 - by0) * 0.16
         glass = (28, 36, 64) if T.night else T(250)
         if furn == "arch":
             chord(d, cx, wy0 + ww * 0.5, ww / 2, ww / 2, 180, 360, fill=glass, outline=T(70), width=lw + 1)
-            d.rectangle((wx0, wy0 + ww * 0.5, wx0 + ww, wy0 + wh * 1.2), fill=glass, outline=T(70), width=lw + 1)
+            rbox(d, (wx0, wy0 + ww * 0.5, wx0 + ww, wy0 + wh * 1.2), fill=glass, outline=T(70), width=lw + 1)
             d.line([(cx, wy0), (cx, wy0 + wh * 1.2)], fill=T(70), width=lw + 1)
         else:
-            d.rectangle((wx0, wy0, wx0 + ww, wy0 + wh), fill=glass, outline=T(70), width=lw + 2)
+            rbox(d, (wx0, wy0, wx0 + ww, wy0 + wh), fill=glass, outline=T(70), width=lw + 2)
             d.line([(wx0 + ww / 2, wy0), (wx0 + ww / 2, wy0 + wh)], fill=T(70), width=lw + 1)
             d.line([(wx0, wy0 + wh / 2), (wx0 + ww, wy0 + wh / 2)], fill=T(70), width=lw + 1)
             if T.night:
@@ -250,27 +253,27 @@ def draw_plate(d, kind: str, box, T: Tone, seed_name: str, *, tod: str = "day", 
              outline=T(70), width=lw + 1)
         fy = by1 + (y1 - by1) * 0.28
         if furn == "counter":
-            d.rectangle((bx0, by1 - (by1 - by0) * 0.28, bx1, by1), fill=T(160), outline=T(70), width=lw + 1)
-            d.rectangle((bx0, by1 - (by1 - by0) * 0.31, bx1, by1 - (by1 - by0) * 0.27), fill=T(120))
+            rbox(d, (bx0, by1 - (by1 - by0) * 0.28, bx1, by1), fill=T(160), outline=T(70), width=lw + 1)
+            rbox(d, (bx0, by1 - (by1 - by0) * 0.31, bx1, by1 - (by1 - by0) * 0.27), fill=T(120))
             for i in range(6):
                 bxx = bx0 + (bx1 - bx0) * (0.1 + 0.15 * i)
                 rect(d, bxx, by0 + (by1 - by0) * 0.5, bxx + w * 0.012, by1 - (by1 - by0) * 0.31,
                      fill=T(110 + 20 * (i % 3)), radius=w * 0.003)
         elif furn == "shelves":
             sx1 = bx0 + (bx1 - bx0) * 0.42
-            d.rectangle((bx0 + (bx1 - bx0) * 0.04, by0 + (by1 - by0) * 0.1, sx1, by1), fill=T(150), outline=T(70),
+            rbox(d, (bx0 + (bx1 - bx0) * 0.04, by0 + (by1 - by0) * 0.1, sx1, by1), fill=T(150), outline=T(70),
                         width=lw)
             for i in range(1, 5):
                 yy = by0 + (by1 - by0) * (0.1 + 0.22 * i)
                 d.line([(bx0 + (bx1 - bx0) * 0.04, yy), (sx1, yy)], fill=T(70), width=lw)
                 for k in range(9):
                     xx = bx0 + (bx1 - bx0) * (0.06 + 0.038 * k)
-                    d.rectangle((xx, yy - (by1 - by0) * (0.12 + 0.05 * rng.random()), xx + (bx1 - bx0) * 0.026, yy),
+                    rbox(d, (xx, yy - (by1 - by0) * (0.12 + 0.05 * rng.random()), xx + (bx1 - bx0) * 0.026, yy),
                                 fill=T(90 + 30 * (k % 4)))
         elif furn == "bed":
             poly(d, [(bx0 - w * 0.02, by1 - h * 0.02), (bx0 + w * 0.2, by1 - h * 0.02), (bx0 + w * 0.16, fy),
                      (x0 + w * 0.02, fy)], fill=T(236), outline=T(70), width=lw + 1)
-            d.rectangle((x0 + w * 0.02, fy, bx0 + w * 0.16, fy + h * 0.06), fill=T(170), outline=T(70), width=lw)
+            rbox(d, (x0 + w * 0.02, fy, bx0 + w * 0.16, fy + h * 0.06), fill=T(170), outline=T(70), width=lw)
             ellipse(d, bx0 + w * 0.06, by1 + h * 0.005, w * 0.06, h * 0.02, fill=T(250), outline=T(90), width=lw)
         if furn in ("table", "arch", "bed", "shelves"):
             tx, ty, tw = cx + w * (0.22 if furn != "table" else 0.25), fy, w * 0.14
@@ -278,7 +281,7 @@ def draw_plate(d, kind: str, box, T: Tone, seed_name: str, *, tod: str = "day", 
                 d.line([(lx, ty), (lx, ty + h * 0.12)], fill=T(70), width=lw + 2)
             poly(d, [(tx - tw * 0.8, ty - h * 0.04), (tx + tw * 0.8, ty - h * 0.04), (tx + tw, ty), (tx - tw, ty)],
                  fill=T(150), outline=T(70), width=lw + 1)
-            d.rectangle((tx - tw, ty, tx + tw, ty + h * 0.015), fill=T(110))
+            rbox(d, (tx - tw, ty, tx + tw, ty + h * 0.015), fill=T(110))
         if T.night:  # a lamp's pool of light
             lx, ly = cx - w * 0.02, by0 + (by1 - by0) * 0.05
             d.line([(lx, y0 - h), (lx, ly)], fill=T(60), width=lw)
@@ -289,7 +292,7 @@ def draw_plate(d, kind: str, box, T: Tone, seed_name: str, *, tod: str = "day", 
         return Plate(kind, by1, by1 + (y1 - by1) * 0.7)
 
     if kind == "space":
-        d.rectangle((x0 - w, y0 - h, x1 + w, far), fill=(14, 16, 28))
+        rbox(d, (x0 - w, y0 - h, x1 + w, far), fill=(14, 16, 28))
         ellipse(d, x0 + w * 0.3, y0 + h * 0.35, w * 0.35, h * 0.25, fill=(80, 60, 120, 40))
         for _ in range(200):
             x, y = x0 + rng.random() * w, y0 + rng.random() * h
@@ -305,10 +308,10 @@ def draw_plate(d, kind: str, box, T: Tone, seed_name: str, *, tod: str = "day", 
               outline=(140, 140, 150), width=lw)
         return Plate(kind, hz, y0 + h * 0.9)
 
-    _sky(d, box, T, rng, hz, drift, tod)
+    _sky(d, box, T, rng, hz, drift, tod, moon_x=0.5 if kind == "lighthouse" else 0.78)
     ground = y0 + h * 0.88
     if kind == "sea" or kind == "lighthouse":
-        d.rectangle((x0 - w, hz, x1 + w, far), fill=T(170))
+        rbox(d, (x0 - w, hz, x1 + w, far), fill=T(170))
         for i in range(28):
             yy = hz + (y1 - hz) * (rng.random() ** 1.6) * 0.6
             xx = x0 + rng.random() * w + drift * w * 0.5
@@ -322,9 +325,21 @@ def draw_plate(d, kind: str, box, T: Tone, seed_name: str, *, tod: str = "day", 
         d.line(shore[:-2], fill=T(245), width=lw * 2)
         _strokes(d, rng, (x0, y0 + h * 0.72, x1, y1), T, 26, 170, lw)
         if re.search(r"harbou?r|port|docks?|pier|wharf|jetty", name.lower()):
-            px = x0 + w * 0.62
-            poly(d, [(px, y0 + h * 0.7), (px + w * 0.05, y0 + h * 0.7), (px + w * 0.02, hz + h * 0.04),
-                     (px + w * 0.005, hz + h * 0.04)], fill=T(120), outline=T(60), width=lw)
+            # a pier running out to sea, in perspective
+            pa, pb, pt = (x0 + w * 0.56, y0 + h * 0.72), (x0 + w * 0.74, y0 + h * 0.72), (hz + h * 0.05)
+            qa, qb = (x0 + w * 0.6, pt), (x0 + w * 0.63, pt)
+            for k in range(7):
+                t = k / 6
+                x = pa[0] + (qa[0] - pa[0]) * t
+                y = pa[1] + (pt - pa[1]) * t
+                d.line([(x, y), (x, y + h * 0.06 * (1 - t) + h * 0.01)], fill=T(60), width=lw + 1)
+                x = pb[0] + (qb[0] - pb[0]) * t
+                d.line([(x, y), (x, y + h * 0.06 * (1 - t) + h * 0.01)], fill=T(60), width=lw + 1)
+            poly(d, [pa, pb, qb, qa], fill=T(140), outline=T(60), width=lw)
+            for k in range(1, 12):
+                t = 1 - (1 - k / 12) ** 1.8
+                y = pa[1] + (pt - pa[1]) * t
+                d.line([(pa[0] + (qa[0] - pa[0]) * t, y), (pb[0] + (qb[0] - pb[0]) * t, y)], fill=T(100), width=lw)
             bx = x0 + w * 0.25
             poly(d, [(bx - w * 0.07, hz + h * 0.06), (bx + w * 0.07, hz + h * 0.06), (bx + w * 0.05, hz + h * 0.1),
                      (bx - w * 0.05, hz + h * 0.1)], fill=T(90), outline=T(50), width=lw)
@@ -336,26 +351,33 @@ def draw_plate(d, kind: str, box, T: Tone, seed_name: str, *, tod: str = "day", 
                      (x0 + w * 0.2, y0 + h * 0.7), (x0 - w, y0 + h * 0.72)], fill=T(130), outline=T(70), width=lw)
         if kind == "lighthouse":
             rx = x0 + w * 0.74
-            poly(d, [(rx - w * 0.16, y0 + h * 0.72), (rx - w * 0.1, hz - h * 0.03), (rx + w * 0.08, hz - h * 0.05),
-                     (rx + w * 0.2, y0 + h * 0.72)], fill=T(110), outline=T(60), width=lw)
+            rock = [(rx - w * 0.17, y0 + h * 0.72), (rx - w * 0.13, hz + h * 0.04), (rx - w * 0.08, hz - h * 0.02),
+                    (rx - w * 0.02, hz - h * 0.05), (rx + w * 0.07, hz - h * 0.04), (rx + w * 0.12, hz + h * 0.03),
+                    (rx + w * 0.21, y0 + h * 0.72)]
+            poly(d, rock, fill=T(110), outline=T(60), width=lw)
+            for a, b in (((rx - w * 0.1, hz + h * 0.05), (rx - w * 0.05, hz + h * 0.12)),
+                         ((rx + w * 0.05, hz + h * 0.02), (rx + w * 0.11, hz + h * 0.14))):
+                d.line([a, b], fill=T(70), width=lw)
             base, top_ = hz - h * 0.04, y0 + h * 0.14
             tw0, tw1 = w * 0.045, w * 0.03
             if T.night:
                 poly(d, [(rx, top_ + h * 0.03), (x0 - w * 0.1, top_ - h * 0.12), (x0 - w * 0.1, top_ + h * 0.2)],
-                     fill=LIGHT + (60,))
+                     fill=LIGHT + (70,))
+                poly(d, [(rx, top_ + h * 0.03), (x0 - w * 0.1, top_ - h * 0.04), (x0 - w * 0.1, top_ + h * 0.1)],
+                     fill=LIGHT + (80,))
                 ellipse(d, rx, top_ + h * 0.03, w * 0.05, w * 0.05, fill=LIGHT + (90,))
             poly(d, [(rx - tw0, base), (rx - tw1, top_ + h * 0.06), (rx + tw1, top_ + h * 0.06), (rx + tw0, base)],
                  fill=T(242), outline=T(60), width=lw + 1)
             for k in (0.25, 0.6):
                 yy = base + (top_ + h * 0.06 - base) * k
                 ww = tw0 + (tw1 - tw0) * k
-                d.rectangle((rx - ww, yy - h * 0.03, rx + ww, yy + h * 0.03), fill=mix(T(200), (176, 52, 46), 0.7))
-            d.rectangle((rx - tw1 * 0.8, top_, rx + tw1 * 0.8, top_ + h * 0.06), fill=LIGHT if T.night else T(250),
+                rbox(d, (rx - ww, yy - h * 0.03, rx + ww, yy + h * 0.03), fill=mix(T(200), (176, 52, 46), 0.7))
+            rbox(d, (rx - tw1 * 0.8, top_, rx + tw1 * 0.8, top_ + h * 0.06), fill=LIGHT if T.night else T(250),
                         outline=T(60), width=lw)
             poly(d, [(rx - tw1 * 1.1, top_), (rx, top_ - h * 0.05), (rx + tw1 * 1.1, top_)], fill=T(70))
         return Plate(kind, hz, ground)
 
-    d.rectangle((x0 - w, hz, x1 + w, far), fill=T(196))
+    rbox(d, (x0 - w, hz, x1 + w, far), fill=T(196))
     if kind == "desert":
         for layer, (v, amp, base) in enumerate(((222, 0.05, 0.52), (206, 0.06, 0.64), (188, 0.05, 0.8))):
             pts = [(x0 - w, far)]
@@ -378,7 +400,7 @@ def draw_plate(d, kind: str, box, T: Tone, seed_name: str, *, tod: str = "day", 
                 if layer == 2 and 0.25 < (tx - x0) / w < 0.75:
                     continue
                 tt = y0 - h * 0.1 if layer == 2 else hz - h * (0.25 + 0.1 * rng.random() + 0.1 * layer)
-                d.rectangle((tx - tw / 2, tt, tx + tw / 2, tb), fill=T(v - 20), outline=T(v - 60), width=lw)
+                rbox(d, (tx - tw / 2, tt, tx + tw / 2, tb), fill=T(v - 20), outline=T(v - 60), width=lw)
                 cr = tw * (3.2 if layer < 2 else 2.2)
                 for k in range(3 if layer < 2 else 2):
                     ellipse(d, tx + (k - 1) * cr * 0.6, tt + cr * (0.2 + 0.3 * (k % 2)), cr, cr * 0.8,
@@ -412,12 +434,12 @@ def draw_plate(d, kind: str, box, T: Tone, seed_name: str, *, tod: str = "day", 
                 while xx < x1:
                     bw = w * (0.04 + 0.05 * rng.random())
                     bh = h * (0.12 + 0.22 * rng.random()) * (1.2 - layer * 0.3)
-                    d.rectangle((xx, hz - bh, xx + bw, hz + h * 0.01), fill=T(v), outline=T(v - 60), width=lw)
+                    rbox(d, (xx, hz - bh, xx + bw, hz + h * 0.01), fill=T(v), outline=T(v - 60), width=lw)
                     for wy in range(int(bh / (h * 0.03))):
                         for wx in range(int(bw / (w * 0.015))):
                             lit = T.night and rng.random() < 0.35
                             if lit or (layer == 1 and rng.random() < 0.5):
-                                d.rectangle((xx + w * 0.006 + wx * w * 0.015, hz - bh + h * 0.012 + wy * h * 0.03,
+                                rbox(d, (xx + w * 0.006 + wx * w * 0.015, hz - bh + h * 0.012 + wy * h * 0.03,
                                              xx + w * 0.012 + wx * w * 0.015, hz - bh + h * 0.024 + wy * h * 0.03),
                                             fill=LIGHT if lit else T(v + 30))
                     xx += bw + w * 0.004
@@ -461,7 +483,7 @@ def draw_plate(d, kind: str, box, T: Tone, seed_name: str, *, tod: str = "day", 
                     ellipse(d, px, pb - ph, w * 0.008 * (1 - k) + 1, w * 0.008 * (1 - k) + 1,
                             fill=LIGHT if T.night else T(240), outline=T(60), width=lw)
         else:
-            d.rectangle((x0 - w, hz + h * 0.01, x1 + w, far), fill=T(186))
+            rbox(d, (x0 - w, hz + h * 0.01, x1 + w, far), fill=T(186))
             for i in range(-6, 7):
                 d.line([(cx + i * w * 0.02, hz + h * 0.01), (cx + i * w * 0.25, far)], fill=T(160), width=lw)
     elif kind == "field":
@@ -473,7 +495,7 @@ def draw_plate(d, kind: str, box, T: Tone, seed_name: str, *, tod: str = "day", 
             pts.append((x1 + w, far))
             poly(d, pts, fill=T(v), outline=T(v - 60), width=lw)
         tx = x0 + w * 0.78
-        d.rectangle((tx - w * 0.008, hz - h * 0.12, tx + w * 0.008, hz + h * 0.05), fill=T(90))
+        rbox(d, (tx - w * 0.008, hz - h * 0.12, tx + w * 0.008, hz + h * 0.05), fill=T(90))
         for k in range(3):
             ellipse(d, tx + (k - 1) * w * 0.03, hz - h * (0.15 + 0.04 * (k % 2)), w * 0.04, h * 0.07, fill=T(150),
                     outline=T(80), width=lw)
@@ -494,6 +516,10 @@ def draw_plate(d, kind: str, box, T: Tone, seed_name: str, *, tod: str = "day", 
 
 
 # --- panel composition --------------------------------------------------------------------------------------
+
+
+FRAMINGS = ("wide", "medium", "close-up", "insert", "pov")
+MOVES = ("static", "push-in", "pull-out", "pan-left", "pan-right", "tilt-up", "tilt-down")
 
 
 def _as_list(v) -> list:
@@ -535,7 +561,7 @@ def _world(stage, move: str, last: bool):
     """The box the scene is laid out in: the camera move shifts or scales it between the A and B frames."""
     x0, y0, x1, y1 = stage
     w, h = x1 - x0, y1 - y0
-    cx, cy = (x0 + x1) / 2, y0 + h * 0.45
+    cx, cy = (x0 + x1) / 2, y0 + h * 0.5
     s, dx, dy = 1.0, 0.0, 0.0
     if move == "push-in":
         s = 1.22 if last else 1.0
@@ -588,7 +614,7 @@ def _eyelid_mask(w: int, h: int) -> Image.Image:
     md = ImageDraw.Draw(m)
     md.ellipse((-sw * 0.06, sh * 0.1, sw * 1.06, sh * 0.92), fill=255)
     m = m.filter(ImageFilter.GaussianBlur(max(1.0, min(sw, sh) * 0.06)))
-    return m.resize((w, h), Image.BILINEAR)
+    return m.resize((w, h), Image.BILINEAR).point(lambda v: 255 - v)  # where the lids darken
 
 
 def _band(spec, chars, w, h, u, m):
@@ -596,6 +622,7 @@ def _band(spec, chars, w, h, u, m):
     fnt = font(34 * u, "regular")
     bold = font(34 * u, "bold")
     max_lines = 3 if w > h * 1.2 else (5 if h > w * 1.2 else 4)
+    max_lines = min(max_lines, int((h * 0.4 - m * 0.9) / (fnt.size * 1.3)))
     max_w = w - 2 * m
     caption = clean(spec.get("caption") or "")
     dialogue = []
@@ -636,12 +663,14 @@ def draw_frame(spec: dict, width: int, height: int) -> Image.Image:
     spec = spec if isinstance(spec, dict) else {}
     w, h = max(16, int(width)), max(16, int(height))
     img = Image.new("RGB", (w, h), PAPER)
-    d = ImageDraw.Draw(img, "RGBA")
+    d = Pen(img)
     u = min(w, h) / 1000
     m = max(2.0, min(w, h) * 0.035)
-    framing = str(spec.get("framing") or "wide").lower()
-    move = str(spec.get("camera_move") or "static").lower()
-    last = str(spec.get("moment") or "first").lower() == "last"
+    framing = clean(spec.get("framing")).lower().replace(" ", "-").replace("closeup", "close-up")
+    framing = framing if framing in FRAMINGS else "wide"
+    move = clean(spec.get("camera_move")).lower().replace(" ", "-").replace("_", "-")
+    move = move if move in MOVES else "static"
+    last = clean(spec.get("moment")).lower() == "last"
     chars = _chars(spec)
     props = _props(spec)
     loc = _location(spec)
@@ -692,7 +721,7 @@ def draw_frame(spec: dict, width: int, height: int) -> Image.Image:
         tag(d, rows, x, y, tag_bounds, swatch=idn.palette[0], anchor=anchor, pad=max(2.0, 6 * u))
 
     # the ground where figures stand, in world coordinates (it follows the camera)
-    ground_y = wy0 + wh * 0.88
+    ground_y = wy0 + wh * 0.86
     if framing == "wide":
         if kind == "interior":
             ground_y = max(plate.ground, wy0 + wh * 0.86)
@@ -748,8 +777,8 @@ def draw_frame(spec: dict, width: int, height: int) -> Image.Image:
             if n == 1:
                 fx, facing = (0.44, 0) if not last else (0.54, 0)
             else:
-                fx = (0.28, 0.72)[i] if not last else (0.35, 0.65)[i]
-                facing = 0 if not last else (1 if i == 0 else -1)
+                fx = (0.28, 0.72)[i] if not last else (0.34, 0.66)[i]
+                facing = 0 if not last else (0.5 if i == 0 else -0.5)
             fh = fig_h * (1.0 if not last else 1.07)
             top = wy0 + wh * (0.2 if not last else 0.17)
             if portrait:
@@ -762,59 +791,74 @@ def draw_frame(spec: dict, width: int, height: int) -> Image.Image:
     elif framing == "close-up":
         c = chars[0]
         idn = ident(c["name"])
-        hh = min(sh_ * 0.56, sw_ * 0.62 / 0.9)
+        hh = min(sh_ * 0.56, sw_ * 0.5 / 0.9)
         fh = hh / 0.14
         hx = wx0 + ww * (0.47 if not last else 0.53)
         top = wy0 + wh * 0.5 - hh * (0.62 if not last else 0.58)
-        draw_figure(d, idn, hx, top, fh, facing=0, state=c["state"], look=-0.6 if not last else 0.7,
+        draw_figure(d, idn, hx, top, fh, facing=0 if not last else 0.5, state=c["state"],
+                    look=-0.6 if not last else 0.0,
                     mouth=last and _speaks(spec, c["name"]), dim=dim, lw=lw * 2.2)
         label(c, m + 60 * u, sy1 - m * 0.4)
     elif framing == "insert":
         ps = min(sw_, sh_) * 0.6
         pcx, pcy = (wx0 + wx1) / 2, wy0 + wh * 0.5
-        d.rectangle((wx0 - ww, pcy + ps * 0.36, wx1 + ww, h), fill=T(200))
-        d.line([(wx0 - ww, pcy + ps * 0.36), (wx1 + ww, pcy + ps * 0.36)], fill=T(110), width=round(lw))
+        ty = pcy - ps * 0.3
+        rbox(d, (wx0 - ww, ty, wx1 + ww, h), fill=T(190))
+        d.line([(wx0 - ww, ty), (wx1 + ww, ty)], fill=T(100), width=max(1, round(lw)))
+        rng = random.Random(len(seed_name))
+        for _ in range(14):  # wood grain
+            gy = ty + (h - ty) * rng.random()
+            gx = wx0 + ww * rng.random()
+            d.line([(gx, gy), (gx + ww * 0.15, gy + (h - ty) * 0.01)], fill=T(160), width=max(1, round(lw)))
         name = props[0] if props else (clean(spec.get("caption") or "")[:24] or "insert")
         if last:
             pcx += ww * 0.03
             pcy -= wh * 0.02
-        draw_prop(d, name, pcx, pcy, ps * (1.0 if not last else 1.06), dim=dim, lw=lw * 2)
+        k = 1.0 if not last else 1.06
+        draw_prop(d, name, pcx + ps * 0.035, pcy + ps * 0.045, ps * k, dim=(T(130), 1.0), lw=0, shadow=False)
+        draw_prop(d, name, pcx, pcy, ps * k, dim=dim, lw=lw * 2, shadow=False)
         if last and chars:  # a hand reaches in
             idn = ident(chars[0]["name"])
             hx, hy = pcx + ps * 0.36, pcy + ps * 0.1
             limb(d, [(wx1 + ww * 0.1, hy + ps * 0.5), (hx + ps * 0.3, hy + ps * 0.16), (hx, hy)], ps * 0.16,
                  idn.palette[0], lw * 2)
             ellipse(d, hx, hy, ps * 0.1, ps * 0.085, fill=idn.skin, outline=INK, width=lw * 2)
+            ellipse(d, hx - ps * 0.02, hy - ps * 0.08, ps * 0.035, ps * 0.05, fill=idn.skin, outline=INK, width=lw * 2)
         tag(d, [(name.upper(), tagf)], pcx, sy1 - m * 0.4, tag_bounds, pad=max(2.0, 6 * u))
     elif framing == "pov":
         others = [c for c in chars if name_key(c["name"]) != name_key(pov)]
         n = len(others)
         if n:
             fig_h = min(wh * (0.6 if not last else 0.78), ww * 0.9 / max(1, n) / 0.45)
+            pov_tags = []
             for i, c in enumerate(others[:4]):
                 idn = ident(c["name"])
                 fx = 0.5 if n == 1 else 0.25 + 0.5 * i / (n - 1)
                 fh = fig_h
                 top = wy0 + wh * (0.3 if not last else 0.22)
                 draw_figure(d, idn, wx0 + ww * fx, top, fh, state=c["state"], look=0.0,
-                            pose="step" if last else "stand", mouth=last and _speaks(spec, c["name"]), dim=dim,
-                            lw=lw * 1.3)
-                label(c, wx0 + ww * fx, top - m * 0.3)
+                            mouth=last and _speaks(spec, c["name"]), dim=dim, lw=lw * 1.3)
+                pov_tags.append((c, wx0 + ww * fx, top + fh * 0.5))
         elif props:
             ps = min(ww, wh) * (0.32 if not last else 0.42)
             draw_prop(d, props[0], (wx0 + wx1) / 2, wy0 + wh * 0.55, ps, dim=dim, lw=lw * 1.5)
         if pov:  # the POV character's own hands at the bottom of the view
             idn = ident(pov)
-            reach = 0.06 if last else 0.0
+            reach = 0.05 if last else 0.0
+            r = min(sw_, sh_) * 0.06
             for sgn in (-1, 1):
-                hx = sx0 + sw_ * (0.5 + sgn * (0.26 - reach))
-                hy = sy1 - sh_ * (0.12 + reach)
-                limb(d, [(sx0 + sw_ * (0.5 + sgn * 0.42), sy1 + sh_ * 0.1), (hx, hy)], sh_ * 0.07,
-                     idn.palette[0], lw * 1.5)
-                ellipse(d, hx, hy, sh_ * 0.045, sh_ * 0.04, fill=idn.skin, outline=INK, width=lw * 1.5)
+                hx = sx0 + sw_ * (0.5 + sgn * (0.27 - reach))
+                hy = sy1 - sh_ * (0.1 + reach)
+                limb(d, [(sx0 + sw_ * (0.5 + sgn * 0.4), sy1 + sh_ * 0.15), (hx + sgn * r * 0.3, hy + r * 0.6)],
+                     r * 1.5, idn.palette[0], lw * 1.5)
+                ellipse(d, hx, hy, r, r * 0.85, fill=idn.skin, outline=INK, width=lw * 1.5)
+                ellipse(d, hx - sgn * r * 0.95, hy + r * 0.1, r * 0.35, r * 0.5, fill=idn.skin, outline=INK,
+                        width=lw * 1.2)
         mask = _eyelid_mask(w, h)
-        img.paste(Image.new("RGB", (w, h), (18, 18, 22)), (0, 0), Image.eval(mask, lambda v: 255 - v))
-        d = ImageDraw.Draw(img, "RGBA")
+        img.paste((18, 18, 22), (0, 0, w, h), mask)
+        d = Pen(img)
+        for c, x, y in (pov_tags if n else []):
+            label(c, x, y)
         if pov:
             tag(d, [(f"{ident(pov).label.upper()}'S POV", tagf)], w / 2, sy1 - m * 0.5, tag_bounds,
                 swatch=ident(pov).palette[0], pad=max(2.0, 6 * u))
@@ -822,7 +866,7 @@ def draw_frame(spec: dict, width: int, height: int) -> Image.Image:
     # overlays: caption band, shot number, framing, camera move, border
     if lines:
         by = h - band_h
-        d.rectangle((0, by, w, h), fill=PAPER)
+        rbox(d, (0, by, w, h), fill=PAPER)
         d.line([(0, by), (w, by)], fill=INK, width=max(1, round(lw)))
         ty = by + m * 0.45 + lh / 2
         for prefix, text, colour in lines:
@@ -832,8 +876,8 @@ def draw_frame(spec: dict, width: int, height: int) -> Image.Image:
                 x += text_w(bold, prefix)
             d.text((x, ty), text, font=fnt, fill=INK, anchor="lm")
             ty += lh
-    num = spec.get("shot_number")
-    label_txt = f"SHOT {num} · {'B' if last else 'A'}" if num not in (None, "") else f"SHOT · {'B' if last else 'A'}"
+    num = clean(spec.get("shot_number"))
+    label_txt = f"SHOT {num} · {'B' if last else 'A'}" if num else f"SHOT · {'B' if last else 'A'}"
     big = font(50 * u, "cond")
     pad = max(2.0, 10 * u)
     label_txt = ellipsize(big, clean(label_txt), w * 0.55)
@@ -865,7 +909,7 @@ def draw_frame(spec: dict, width: int, height: int) -> Image.Image:
     rect(d, gx + g - mw - pad * 1.4, gy + g + pad * 0.4, gx + g, gy + g + pad * 0.4 + small.size * 1.5,
          fill=PAPER + (215,), radius=pad * 0.4)
     d.text((gx + g - pad * 0.7, gy + g + pad * 0.4 + small.size * 0.75), mv, font=small, fill=INK, anchor="rm")
-    d.rectangle((0, 0, w - 1, h - 1), outline=INK, width=max(1, round(2 * u)))
+    rbox(d, (0, 0, w - 1, h - 1), outline=INK, width=max(1, round(2 * u)))
     return img
 
 

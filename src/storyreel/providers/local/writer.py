@@ -291,13 +291,13 @@ def _instances(ctx, rng):
     text = " ".join([script.get("action", "")] + [d["text"] for d in script.get("dialogue", [])])
     out = []
     for a in ctx.get("scene_assets") or []:
-        state = latest.get(a["id"], "as in the master reference")
+        state = latest.get(a["id"], "")
         change = _state_change(a["name"], text)
         if change:
             state = change
         elif a["kind"] == "character" and (ctx["outline"].get("time_of_day") or "") in ("NIGHT",) \
                 and "storm" in text.lower() and "wet" not in state:
-            state = "rain-soaked, hair plastered down" if state.startswith("as in") else f"{state}; rain-soaked"
+            state = f"{state}; rain-soaked" if state else "rain-soaked, hair plastered down"
         out.append({"asset_id": a["id"], "state": state})
     return {"instances": out}
 

@@ -1,4 +1,4 @@
-"""Chat completions for text (structured output) and, on OpenRouter, images (``modalities: ["image", "text"]``)."""
+"""Chat completions for text (structured output) and, on OpenRouter, images (``modalities``)."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ class OpenAICompatAdapter:
     def capabilities(self) -> set[str]:
         return {"text", "image"} if self.openrouter else {"text"}
 
-    # --- text -------------------------------------------------------------------------------------------------
+    # --- text -----------------------------------------------------------------------------------------------
 
     async def text(self, req: TextRequest, route: Route, call: Call) -> TextResult:
         prompt = req.user_prompt()
@@ -95,7 +95,7 @@ class OpenAICompatAdapter:
             return {"reasoning_effort": _OLLAMA_EFFORT.get(route.reasoning, route.reasoning)}
         return {"reasoning_effort": route.reasoning}
 
-    # --- image ------------------------------------------------------------------------------------------------
+    # --- image ----------------------------------------------------------------------------------------------
 
     async def image(self, req: ImageRequest, route: Route, call: Call) -> ImageResult:
         if not self.openrouter:
@@ -104,7 +104,8 @@ class OpenAICompatAdapter:
         text = f"{req.prompt}\n\nAspect ratio {ratio} ({req.width}x{req.height} pixels)."
         request = ChatRequest(
             model=route.model,
-            messages=[Message(role="user", content=[TextPart(text=text), *(_image_part(p) for p in req.references)])],
+            messages=[Message(role="user",
+                              content=[TextPart(text=text), *(_image_part(p) for p in req.references)])],
             modalities=["image", "text"],
             image_config=ImageConfig(aspect_ratio=ratio),
             provider=ProviderPreferences(),
@@ -120,9 +121,10 @@ class OpenAICompatAdapter:
             data, mime = await self.http.download(url, "image")
         return ImageResult(data=data, mime=mime, usage=usage, model=route.key)
 
-    # --- shared -----------------------------------------------------------------------------------------------
+    # --- shared ---------------------------------------------------------------------------------------------
 
-    async def _complete(self, request: ChatRequest, call: Call, want_text: bool = True) -> tuple[OutMessage, Usage]:
+    async def _complete(self, request: ChatRequest, call: Call,
+                        want_text: bool = True) -> tuple[OutMessage, Usage]:
         body = request.body()
         record_request(call, body)
         data = await self.http.json("POST", "chat/completions", json_body=body)
@@ -132,7 +134,8 @@ class OpenAICompatAdapter:
             raise RetryableError(f"{self.name}: answer is not a chat completion") from None
         usage = Usage()
         if answer.usage is not None:
-            usage = Usage(answer.usage.prompt_tokens, answer.usage.completion_tokens, answer.usage.cost or 0.0)
+            reported = answer.usage
+            usage = Usage(reported.prompt_tokens, reported.completion_tokens, reported.cost or 0.0)
             record_usage(call, usage)
         # After generation has started OpenRouter reports errors as HTTP 200 with an error object.
         if answer.error is not None:

@@ -11,6 +11,7 @@ from storyreel.config import ModelConfig, Route, aspect_ratio
 from storyreel.errors import FatalProviderError, RetryableError
 from storyreel.providers.base import Call, ImageRequest, ImageResult, Usage, VideoRequest, VideoResult
 from storyreel.providers.http import (
+    LOST,
     BadMedia,
     Http,
     UnconfirmedCreate,
@@ -76,9 +77,11 @@ class ReplicateAdapter:
         write_file(req.out_path, data)
         forget_job(call, STATE_KEY)
         took = (prediction.metrics or {}).get("predict_time")
-        note = f"{route.key} returned {mime}, {len(data)} bytes, asked {req.duration:g}s, sent duration {duration}"
+        note = f"{route.key} returned {mime}, {len(data)} bytes; asked {req.duration:g}s, sent {duration!r}"
+        if isinstance(took, int | float):
+            note += f", predict time {took:.1f}s"
         return VideoResult(path=req.out_path, strategy=req.strategy, usage=Usage(), model=route.key,
-                           note=note + (f", predict time {took:.1f}s" if isinstance(took, int | float) else ""))
+                           note=note)
 
     # --- the prediction -------------------------------------------------------------------------------------
 
@@ -113,8 +116,8 @@ class ReplicateAdapter:
         try:
             prediction = Prediction.model_validate(data)
         except ValidationError:
-            raise UnconfirmedCreate(f"{self.name}: the create was answered without a prediction id; it may be "
-                                    "running and billed, so it is not sent again") from None
+            message = f"{self.name}: the create was answered without a prediction id; {LOST}"
+            raise UnconfirmedCreate(message) from None
         save_job(call, STATE_KEY, {"id": prediction.id, "model": route.model,
                                    "get": prediction.urls.get, "cancel": prediction.urls.cancel})
         return prediction
@@ -144,6 +147,6 @@ class ReplicateAdapter:
             if not url:
                 raise BadMedia(f"prediction {prediction.id} succeeded without a {want} URL in its output")
             return await self.http.download(url, want)
-        except BadMedia:
+        except (BadMedia, FatalProviderError):  # not a file of the kind, or gone (expired URLs answer 404)
             forget_job(call, STATE_KEY)
             raise

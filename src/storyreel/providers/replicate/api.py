@@ -51,8 +51,8 @@ class Prediction(BaseModel):
 
 
 def create_path(model: str) -> tuple[str, str | None]:
-    """Where to POST and the version to send: ``owner/name`` → the model's endpoint; ``owner/name:version`` or a
-    bare version id → ``/predictions`` with the version."""
+    """Where to POST and the version to send: ``owner/name`` → the model's endpoint; ``owner/name:version``
+    or a bare version id → ``/predictions`` with the version."""
     name, _, version = model.partition(":")
     if version:
         return "predictions", version

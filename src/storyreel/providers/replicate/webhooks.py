@@ -1,7 +1,8 @@
 """Replicate webhooks (Standard Webhooks): signature check, de-duplication, and a FastAPI router to mount.
 
-Replicate signs ``f"{webhook-id}.{webhook-timestamp}.{raw body}"`` with HMAC-SHA256; the key is the base64 part of
-the ``whsec_...`` secret (``GET /v1/webhooks/default/secret``). Retries re-send the same ``webhook-id``.
+Replicate signs ``f"{webhook-id}.{webhook-timestamp}.{raw body}"`` with HMAC-SHA256; the key is the base64
+part of the ``whsec_...`` secret (``GET /v1/webhooks/default/secret``). Retries re-send the same
+``webhook-id``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ TOLERANCE = 300.0  # seconds a timestamp may be off
 
 def verify(headers: Mapping[str, str], body: bytes, secret: str, now: float | None = None,
            tolerance: float = TOLERANCE) -> bool:
-    """True when one of the ``v1,`` signatures matches and the timestamp is within ``tolerance`` of ``now``."""
+    """True when a ``v1,`` signature matches and the timestamp is within ``tolerance`` of ``now``."""
     lower = {k.lower(): v for k, v in headers.items()}
     msg_id = lower.get("webhook-id", "")
     stamp = lower.get("webhook-timestamp", "")
