@@ -89,6 +89,14 @@ async def test_version_pinned_model_posts_to_predictions(replicate, tmp_path):
     assert create["body"]["version"] == version and "input" in create["body"]
 
 
+async def test_configured_webhook_is_sent_with_the_create(replicate, tmp_path):
+    router = make_router(replicate, webhook="https://studio.example/webhooks/replicate")
+    await router.video("clips", clip_request(tmp_path), RecordingCall())
+    body = replicate.bodies("create")[0]
+    assert body["webhook"] == "https://studio.example/webhooks/replicate"
+    assert body["webhook_events_filter"] == ["completed"]
+
+
 async def test_image_output_as_list_of_urls(replicate):
     replicate.output_shape = "list"
     req = ImageRequest(step="keyframes", prompt="a red door", width=1024, height=1024)

@@ -144,6 +144,16 @@ def test_openai_compatible_servers_need_no_key():
     assert router._adapter("ollama").http.base_url == "http://127.0.0.1:9/v1"
 
 
+def test_a_provider_described_in_the_config_reads_its_key_from_the_named_variable():
+    config = Config.model_validate({
+        "steps": {"beats": {"models": ["mine:some-model"]}},
+        "providers": {"mine": {"protocol": "openai", "base_url": "http://127.0.0.1:9/v1",
+                               "key_env": "MINE_KEY"}}})
+    with pytest.raises(InputError, match="MINE_KEY not set"):
+        Router(config, {}).routes("beats", "text")
+    assert Router(config, {"MINE_KEY": SECRET}).routes("beats", "text") == [Route("mine", "some-model")]
+
+
 def test_fingerprint_is_the_chain_and_nothing_secret():
     env = {"OPENROUTER_API_KEY": SECRET, "REPLICATE_API_TOKEN": SECRET}
     router = Router(Config(), env, adapters={"local": StandIn()})

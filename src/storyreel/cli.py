@@ -41,6 +41,9 @@ def command(fn):
         except StoryreelError as e:
             err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
+        except BrokenPipeError:  # `storyreel ... | head`
+            sys.stderr.close()
+            raise typer.Exit(0) from None
         except KeyboardInterrupt:
             err.print("interrupted: finished work is saved; run again to resume")
             raise typer.Exit(130) from None
@@ -240,12 +243,12 @@ def export(name: str, fmt: str = typer.Option("json", "--format", help="json, pd
            output: Path | None = typer.Option(None, "--output", "-o", help="File to write (json: default stdout)."),
            data_dir: Path | None = DataDir):
     """Export the Film (json), the storyboard (pdf), the timeline (otio), subtitles (srt) or the script."""
-    from storyreel.export import bundle
-
     studio = _studio(data_dir)
     if fmt == "json" and output is None:
         print(studio.export_json(name))
         return
+    from storyreel.export import bundle
+
     for p in bundle.export(studio, name, fmt, output):
         out.print(str(p))
 

@@ -101,15 +101,27 @@ def job_request(prompts: list[dict], call: JobCall, router: Router, node: Node) 
             "chain": router.fingerprint(node.step.name, node.step.kind) if node.step.kind != "none" else {}}
 
 
+def commit_nodes(store: Store, project: str, film: Film, applied: dict, done: list[tuple]) -> int:
+    """Apply finished nodes' outputs to the Film and record them: their jobs and one new version, in one transaction.
+
+    ``done`` holds (node, key, job_id, output, request, cost, attempts). Nodes finishing together share a version
+    whose note names them all; any version reads back whole.
+    """
+    for node, key, job_id, output, *_ in done:
+        node.step.apply(film, node.item, output)
+        applied[node.id] = {"key": key, "job": job_id}
+    now = time.time()
+    with store.tx() as conn:
+        for node, key, job_id, output, request, cost, attempts in done:
+            store.update_job(job_id, conn, status="done", finished=now, outputs=output, request=request,
+                             cost=cost, attempts=attempts, error=None)
+        return store.commit_version(conn, project, film.model_dump(mode="json"), applied,
+                                    ", ".join(d[0].id for d in done))
+
+
 def commit_node(store: Store, project: str, film: Film, applied: dict, node: Node, key: str, job_id: int,
                 output: dict, request: dict, cost: float, attempts: int) -> int:
-    """Apply a node's output to the Film and record it: the job and the new version in one transaction."""
-    node.step.apply(film, node.item, output)
-    applied[node.id] = {"key": key, "job": job_id}
-    with store.tx() as conn:
-        store.update_job(job_id, conn, status="done", finished=time.time(), outputs=output, request=request,
-                         cost=cost, attempts=attempts, error=None)
-        return store.commit_version(conn, project, film.model_dump(mode="json"), applied, node.id)
+    return commit_nodes(store, project, film, applied, [(node, key, job_id, output, request, cost, attempts)])
 
 
 def commit_reuse(store: Store, project: str, film: Film, applied: dict, node: Node, key: str, output: dict) -> int:

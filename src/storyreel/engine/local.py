@@ -20,7 +20,7 @@ from typing import Any
 from storyreel.engine.core import (
     JobCall,
     Outcome,
-    commit_node,
+    commit_nodes,
     commit_reuse,
     execute_node,
     fingerprint_fn,
@@ -31,7 +31,7 @@ from storyreel.engine.core import (
 )
 from storyreel.engine.events import Events, Progress
 from storyreel.errors import BudgetExceeded, RunFailed, StoryreelError
-from storyreel.plan.graph import Plan
+from storyreel.plan.graph import KeyCache, Plan
 from storyreel.steps import STAGES, STEPS
 from storyreel.store.db import Store, owner_id
 
@@ -42,7 +42,11 @@ HEARTBEAT_SECONDS = 2.0
 
 class LocalEngine:
     def __init__(self, store: Store, *, events: Events | None = None, config_path: Path | None = None,
-                 adapters: dict[str, Any] | None = None):
+                 adapters: dict[str, Any] | None = None, barriers: bool = False):
+        """``barriers`` makes each step wait for the whole previous step (a plain sequential pipeline):
+        only for measuring what the graph saves (bench/scheduler.py)."""
+        self.barriers = barriers
+        self.bookkeeping = 0.0  # seconds spent in the engine's own work (plan, keys, jobs, versions)
         self.store = store
         self.events = events or Events()
         self.config_path = config_path
@@ -78,36 +82,47 @@ class LocalEngine:
         locked = set(store.project(project).locks)
         fp = fingerprint_fn(router)
         limit = stage_index(until) if until else len(STAGES)
+        order = {st.name: i for i, st in enumerate(STEPS)}
+        keys = KeyCache()
         failed: dict[str, str] = {}
         errors: dict[str, str] = {}
         ran, reused = [], []
         stop_reason: str | None = None
         last_beat = time.monotonic()
         budget_stop: BudgetExceeded | None = None
+        plan: Plan | None = None
 
+        clock = time.perf_counter
         while True:
-            plan = Plan(film, STEPS)
-            running = {n.id for n, *_ in tasks.values()}
-            states = plan.states(applied, fp, locked=locked, running=running, failed=failed)
+            t0 = clock()
+            if plan is None:  # rebuilt only when an output may have changed the nodes or their dependencies
+                plan = Plan(film, STEPS)
+            running = {info[0].id for info in tasks.values()}
+            states = plan.states(applied, fp, locked=locked, running=running, failed=failed, keys=keys)
             progressed = False
             if stop_reason is None and budget_stop is None:
-                for node in plan.nodes:
-                    st = states[node.id]
-                    if st.key is None or st.state not in ("ready", "stale"):
-                        continue
-                    if stage_index(node.step.stage) > limit or node.step.stage in locked:
-                        continue
-                    cached = store.cached_output(project, node.step.name, st.key)
-                    if cached is not None:
-                        commit_reuse(store, project, film, applied, node, st.key, cached)
-                        reused.append(node.id)
-                        progressed = True
-                        break  # the Film changed: look at the plan again
-                    task, info = self._start(project, owner, node, st.key, film, router, project_dir)
+                open_step = min((order[n.step.name] for n in plan.nodes
+                                 if states[n.id].state not in ("done", "reused", "locked")), default=len(STEPS))
+                ready = [n for n in plan.nodes if states[n.id].key is not None
+                         and states[n.id].state in ("ready", "stale")
+                         and stage_index(n.step.stage) <= limit and n.step.stage not in locked
+                         and not (self.barriers and order[n.step.name] > open_step)]
+                cached = store.cached_outputs(project, [(n.step.name, states[n.id].key) for n in ready])
+                hit = next((n for n in ready if (n.step.name, states[n.id].key) in cached), None)
+                if hit is not None:
+                    key = states[hit.id].key
+                    commit_reuse(store, project, film, applied, hit, key, cached[(hit.step.name, key)])
+                    keys.touch(hit.id)
+                    reused.append(hit.id)
+                    if hit.step.structural:
+                        plan = None
+                    self.bookkeeping += clock() - t0
+                    continue  # the Film changed: look at the plan again
+                for node, (task, info) in zip(ready, self._start_many(project, owner, ready, states, film, router,
+                                                                      project_dir), strict=True):
                     tasks[task] = info
             self._publish(project, plan, states, "progress")
-            if progressed:
-                continue
+            self.bookkeeping += clock() - t0
             if not tasks:
                 break
             done, _ = await asyncio.wait(list(tasks), timeout=HEARTBEAT_SECONDS,
@@ -118,15 +133,15 @@ class LocalEngine:
                     stop_reason = "stopped on request"
                     for t in tasks:
                         t.cancel()
+            t0 = clock()
+            finished = []
             for t in done:
                 node, key, job_id, call = tasks.pop(t)
                 outcome: Outcome = t.result()
                 if outcome.error is None:
-                    request = job_request(outcome.prompts, call, router, node)
-                    commit_node(store, project, film, applied, node, key, job_id, outcome.output, request,
-                                call.cost, len(call.attempts))
-                    ran.append(node.id)
-                    self.events.publish(Progress(project, 0, 0, event="node-done", node=node.id))
+                    finished.append((node, key, job_id, outcome.output, job_request(outcome.prompts, call, router,
+                                                                                     node), call.cost,
+                                     len(call.attempts)))
                 else:
                     failed[node.id] = key
                     errors[node.id] = outcome.error
@@ -137,6 +152,14 @@ class LocalEngine:
                         budget_stop = outcome.exception
                     self.events.publish(Progress(project, 0, 0, event="node-failed", node=node.id,
                                                  message=outcome.error))
+            if finished:
+                commit_nodes(store, project, film, applied, finished)
+                for node, *_ in finished:
+                    keys.touch(node.id)
+                    ran.append(node.id)
+                    if node.step.structural:
+                        plan = None
+            self.bookkeeping += clock() - t0
         plan = Plan(film, STEPS)
         states = plan.states(applied, fp, locked=locked, failed=failed)
         summary = {"project": project, "ran": ran, "reused": reused, "failed": errors}
@@ -153,13 +176,21 @@ class LocalEngine:
         self._publish(project, plan, states, "finished")
         return summary
 
-    def _start(self, project: str, owner: str, node, key: str, film, router,
-               project_dir: Path) -> tuple[asyncio.Task, tuple]:
-        state = self.store.interrupted_state(project, node.id, key)
-        with self.store.tx() as conn:
-            job_id = self.store.start_job(conn, project, node.id, node.step.name, node.item, key, owner, state)
-        call = JobCall(self.store, job_id, state)
+    def _start_many(self, project: str, owner: str, nodes: list, states: dict, film, router,
+                    project_dir: Path) -> list[tuple[asyncio.Task, tuple]]:
+        """Record the nodes' jobs as running (one transaction), then start them."""
+        if not nodes:
+            return []
+        store = self.store
+        resumable = store.interrupted_states(project, [(n.id, states[n.id].key) for n in nodes])
+        with store.tx() as conn:
+            ids = [store.start_job(conn, project, n.id, n.step.name, n.item, states[n.id].key, owner,
+                                   resumable.get(n.id)) for n in nodes]
+        return [self._task(n, states[n.id].key, job_id, JobCall(store, job_id, resumable.get(n.id)), film, router,
+                           project_dir) for n, job_id in zip(nodes, ids, strict=True)]
 
+    def _task(self, node, key: str, job_id: int, call: JobCall, film, router,
+              project_dir: Path) -> tuple[asyncio.Task, tuple]:
         async def work() -> Outcome:
             try:
                 output, prompts = await execute_node(node, key, film, router, call, project_dir)
@@ -167,7 +198,7 @@ class LocalEngine:
             except asyncio.CancelledError:
                 raise
             except StoryreelError as e:
-                return Outcome(node, key, job_id, error=str(e), exception=e, call=call)
+                return Outcome(node, key, job_id, error=str(e), exception=e, call=call, prompts=[])
             except Exception as e:  # a step's bug or a provider's garbage: the node fails, the run goes on
                 log.exception("node %s failed", node.id)
                 return Outcome(node, key, job_id, error=f"{type(e).__name__}: {e}", exception=e, call=call)

@@ -4,8 +4,8 @@ Why our own parser: the PyPI candidates were tried on the Brick & Steel fixture.
 `fountain` 0.1.3 does not even import on Python 3 (``re.LOCALE`` on a str pattern); `jouvence` 0.4.2
 misses the dual-dialogue cue ``BRICK ^`` (19 dialogue blocks instead of 20, the cue ends up in action);
 `screenplain` 0.12.0 gets the fixture's structure right, but it deletes ``[[notes]]`` before parsing
-(we keep them), keeps emphasis markers in title-page values, has no writer back to Fountain, and
-brings reportlab as a hard dependency. So this module is a small, stdlib-only, line-based parser
+(we keep them), keeps emphasis markers in title-page values, writes HTML, PDF and FDX but not Fountain,
+and brings reportlab as a hard dependency. So this module is a small, stdlib-only, line-based parser
 plus a writer whose output parses back to the same model.
 
 Choices beyond the spec, all deliberate:
@@ -17,8 +17,11 @@ Choices beyond the spec, all deliberate:
   they are written in (those before the first heading go to the first scene).
 * Lyrics (``~``) lose their tilde; they stay action (or dialogue inside a dialogue block).
 * A character cue may not end with ':' (so "FLASHBACK:" above a line of action stays action).
+* An unclosed ``/*`` or ``[[`` runs to the end of the text (the rest is boneyard, or one note).
 * ``Scene.number`` keeps a scene number ``#12A#`` and ``Scene.layout`` the order of action
-  paragraphs and dialogue blocks, so that ``write`` gives them back in order.
+  paragraphs and dialogue blocks, so that ``write`` gives them back in order. The model does not keep
+  where a parenthetical stood inside its block, nor centering: ``write`` puts the parenthetical
+  under the cue and centered lines come back as (forced, ``!``) action.
 """
 
 from __future__ import annotations
@@ -81,8 +84,8 @@ class Screenplay:
 
 
 _HEADING = re.compile(r"(INT\.?/EXT|EXT\.?/INT|I/E|E/I|INT|EXT|EST)(?=[.\s])", re.IGNORECASE)
-_SCENE_NUMBER = re.compile(r"\s*#([A-Za-z0-9.\-]+)#\s*$")
-_TIME_SPLIT = re.compile(r"\s+(?:-{1,2}|\u2013|\u2014)\s+")
+_SCENE_NUMBER = re.compile(r"[A-Za-z0-9.\-]+")
+_TIME_SPLIT = re.compile(r"(?<!\s)\s+(?:-{1,2}|\u2013|\u2014)\s+")
 _TIME_WORDS = frozenset(
     "DAY NIGHT MORNING AFTERNOON EVENING DUSK DAWN SUNSET SUNRISE NOON MIDNIGHT CONTINUOUS LATER "
     "SAME MOMENTS TWILIGHT NIGHTFALL DAYBREAK LATE EARLY MAGIC".split()
@@ -90,19 +93,27 @@ _TIME_WORDS = frozenset(
 _TITLE_KEY = re.compile(r"([A-Za-z][A-Za-z0-9 _.'\-]{0,40}?)\s*:\s*(.*)$")
 _PAGE_BREAK = re.compile(r"={3,}$")
 _CENTERED = re.compile(r">(.*)<$")
+_NATURAL_TRANSITION = re.compile(r"[A-Z0-9][A-Z0-9 .,'\-]*TO:")
 _NOTE_MARK = re.compile("\x00([0-9]+)\x00")
+# The content may not hold the marker itself, which keeps each pass linear; passes repeat for nesting.
 _EMPHASIS = [
-    re.compile(r"\*\*\*(?=\S)(.+?)(?<=\S)\*\*\*"),
-    re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*"),
-    re.compile(r"\*(?=\S)(.+?)(?<=\S)\*"),
-    re.compile(r"(?<!\w)_(?=\S)(.+?)(?<=\S)_(?!\w)"),
+    re.compile(r"\*\*\*(?=[^\s*])([^*]+?)(?<=\S)\*\*\*"),
+    re.compile(r"\*\*(?=[^\s*])([^*]+?)(?<=\S)\*\*"),
+    re.compile(r"\*(?=[^\s*])([^*]+?)(?<=\S)\*"),
+    re.compile(r"(?<!\w)_(?=[^\s_])([^_]+?)(?<=\S)_(?!\w)"),
 ]
 
 
 def _strip_emphasis(text: str) -> str:
+    if "*" not in text and "_" not in text:
+        return text
     text = text.replace("\\*", "\x00\x01").replace("\\_", "\x00\x02")
-    for pattern in _EMPHASIS:
-        text = pattern.sub(r"\1", text)
+    for _ in range(8):
+        before = text
+        for pattern in _EMPHASIS:
+            text = pattern.sub(r"\1", text)
+        if text == before:
+            break
     return text.replace("\x00\x01", "*").replace("\x00\x02", "_")
 
 
@@ -111,7 +122,7 @@ def _escape(text: str) -> str:
 
 
 def _remove_spans(text: str, start: str, end: str, keep: list[str] | None) -> str:
-    """Remove start...end spans (linear time); an unclosed start is left as text."""
+    """Remove start...end spans (linear time); an unclosed start runs to the end of the text."""
     out: list[str] = []
     pos = 0
     while True:
@@ -120,14 +131,21 @@ def _remove_spans(text: str, start: str, end: str, keep: list[str] | None) -> st
             break
         j = text.find(end, i + len(start))
         if j < 0:
-            break
-        out.append(text[pos:i])
+            j = len(text)
+        _join(out, text[pos:i])
         if keep is not None:
             out.append(f"\x00{len(keep)}\x00")
             keep.append(text[i + len(start) : j].strip())
         pos = j + len(end)
-    out.append(text[pos:])
+    _join(out, text[pos:])
     return "".join(out)
+
+
+def _join(out: list[str], chunk: str) -> None:
+    """Append chunk, with a space where removing something in between would make a new '/*' or '[['."""
+    if out and out[-1][-1:] + chunk[:1] in ("/*", "[["):
+        out.append(" ")
+    out.append(chunk)
 
 
 def _split_heading(text: str) -> tuple[str, str, str]:
@@ -156,9 +174,8 @@ def _parse_cue(line: str) -> tuple[str, str, bool] | None:
     extensions: list[str] = []
     if paren:
         rest = "(" + rest
-        for match in re.finditer(r"\s*\(([^()]*)\)\s*", rest):
-            extensions.append(match.group(1).strip())
-        if re.sub(r"\s*\(([^()]*)\)\s*", "", rest):
+        extensions = [match.strip() for match in re.findall(r"\(([^()]*)\)", rest)]
+        if re.sub(r"\(([^()]*)\)", "", rest).strip():
             return None
     if not name or "^" in name:
         return None
@@ -253,9 +270,9 @@ class _Parser:
 
     def heading(self, text: str, forced: bool) -> Scene:
         number = ""
-        match = _SCENE_NUMBER.search(text)
-        if match:
-            number, text = match.group(1), text[: match.start()].rstrip()
+        if text.endswith("#") and (start := text.rfind("#", 0, -1)) > 0 and text[start - 1].isspace():
+            if _SCENE_NUMBER.fullmatch(text[start + 1 : -1]) and text[:start].strip():
+                number, text = text[start + 1 : -1], text[:start].rstrip()
         interior, location, time_of_day = _split_heading(text)
         return Scene(text, location, time_of_day, interior, forced, number=number)
 
@@ -374,7 +391,10 @@ def parse(text: str) -> Screenplay:
     for raw in text.split("\n"):
         found = [notes[int(k)] for k in _NOTE_MARK.findall(raw)]
         if found:
-            raw = _NOTE_MARK.sub("", raw)
+            out: list[str] = []
+            for piece in _NOTE_MARK.split(raw)[0::2]:
+                _join(out, piece)
+            raw = "".join(out)
             if not raw.strip():
                 carry.extend(n for n in found if n)
                 continue
@@ -428,10 +448,14 @@ def _dialogue_lines(line: Line, first_of_file: bool) -> list[str]:
         out.append(f"({_escape(line.parenthetical)})")
     for text in line.text.split("\n") if line.text or not line.parenthetical else []:
         text = text.strip()
-        if text.startswith("("):  # would read as a parenthetical: italics keep it dialogue
-            out.append(f"*{_escape(text)}*")
-        else:
-            out.append(("~" if text.startswith("~") else "") + _escape(text) if text else "  ")
+        if text.startswith("("):  # would read as a parenthetical: an italic "(" keeps it dialogue
+            out.append("*(*" + _escape(text[1:]))
+        elif text.startswith("~"):
+            out.append("~" + _escape(text))
+        elif text:
+            out.append(_escape(text))
+        else:  # a blank line inside dialogue; right under the cue a lone "~" (a lyric marker) stands for it
+            out.append("~" if len(out) == 1 else "  ")
     return out
 
 
@@ -461,7 +485,7 @@ def write(screenplay: Screenplay) -> str:
         heading = scene.heading.strip() + (f" #{scene.number}#" if scene.number else "")
         if scene.heading.strip():
             natural = not scene.forced and _HEADING.match(heading) and not heading.startswith(".")
-            blocks.append([heading if natural else "." + heading])
+            blocks.append([heading if natural else (". " if heading.startswith(".") else ".") + heading])
             first = False
         elif index > 0:
             raise FountainError(f"scene {index + 1} has no heading: only the first scene may go without one")
@@ -482,6 +506,6 @@ def write(screenplay: Screenplay) -> str:
                 first = False
         transition = scene.transition.strip()
         if transition:
-            natural = bool(re.fullmatch(r"[A-Z0-9][A-Z0-9 .,'\-]*TO:", transition))
+            natural = _NATURAL_TRANSITION.fullmatch(transition) and not _HEADING.match(transition)
             blocks.append([transition if natural else "> " + _escape(transition)])
     return "\n\n".join("\n".join(block) for block in blocks) + "\n"

@@ -17,7 +17,7 @@ from typing import Any
 
 from storyreel.film.models import Film
 from storyreel.plan.keys import cache_key
-from storyreel.steps.base import Step, context_of, domain_of, items_for, scene_of
+from storyreel.steps.base import Step, context_of, domain_of, frozen_film, items_for, scene_of
 
 CREATES = {"scene": "outline", "asset": "assets", "shot": "shot_list"}
 
@@ -53,8 +53,9 @@ class Plan:
                 if step.when is None or step.when(film, item):
                     self.nodes.append(Node(step.node_id(item), step, item, len(self.nodes)))
         self.index = {n.id: n for n in self.nodes}
-        for n in self.nodes:
-            n.deps = self._deps(n)
+        with frozen_film(film):
+            for n in self.nodes:
+                n.deps = self._deps(n)
 
     def _deps(self, node: Node) -> list[str]:
         step, item = node.step, node.item
@@ -96,8 +97,12 @@ class Plan:
         return cache_key(node.step, context_of(node.step, self.film, node.item), fingerprint(node.step))
 
     def states(self, applied: dict[str, dict], fingerprint: Callable[[Step], Any], *, locked: set[str] = frozenset(),
-               running: set[str] = frozenset(), failed: dict[str, str] | None = None) -> dict[str, NodeState]:
-        """One pass in topological order: every node's state given what is applied and what is running."""
+               running: set[str] = frozenset(), failed: dict[str, str] | None = None,
+               keys: KeyCache | None = None) -> dict[str, NodeState]:
+        """One pass in topological order: every node's state given what is applied and what is running.
+
+        ``keys`` (an engine's KeyCache) avoids recomputing the key of a node none of whose dependencies changed.
+        """
         failed = failed or {}
         out: dict[str, NodeState] = {}
         for n in self.nodes:
@@ -113,7 +118,7 @@ class Plan:
             if blocked:
                 out[n.id] = NodeState(n, "stale" if app else "pending", None, app_key)
                 continue
-            key = self.key(n, fingerprint)
+            key = keys.key(self, n, fingerprint) if keys is not None else self.key(n, fingerprint)
             if app_key == key:
                 out[n.id] = NodeState(n, "reused" if app.get("reused") else "done", key, app_key)
             elif failed.get(n.id) == key:
@@ -153,3 +158,27 @@ class _Writers:
 
 def _writers(steps: Sequence[Step]) -> _Writers:
     return _Writers([(w, s) for s in steps for w in s.writes])
+
+
+class KeyCache:
+    """Cache keys that stay valid until one of the node's dependencies is applied again.
+
+    A node's key is a function of what it reads; within a run, what it reads changes only when a node it depends
+    on applies an output (inputs and choices do not change during a run). ``touch(node)`` records such an apply.
+    """
+
+    def __init__(self) -> None:
+        self.version: dict[str, int] = {}
+        self._keys: dict[str, tuple[tuple, str]] = {}
+
+    def touch(self, node_id: str) -> None:
+        self.version[node_id] = self.version.get(node_id, 0) + 1
+
+    def key(self, plan: Plan, node: Node, fingerprint: Callable[[Step], Any]) -> str:
+        stamp = tuple((d, self.version.get(d, 0)) for d in node.deps)
+        hit = self._keys.get(node.id)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        key = plan.key(node, fingerprint)
+        self._keys[node.id] = (stamp, key)
+        return key

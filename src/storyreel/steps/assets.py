@@ -132,7 +132,7 @@ STEPS = [
          (Read("scenes.outline", of="all", fields=("location", "characters", "props")),
           Read("inputs.characters_notes"), Read("inputs.story_rules"), Read("treatment", of="chosen")),
          ("assets.name", "assets.kind", "assets.description", "assets.removed"), AssetsOut, _extract,
-         _apply_extract, system=assets_prompt.SYSTEM, doc="The script breakdown: characters, locations, props."),
+         _apply_extract, system=assets_prompt.SYSTEM, structural=True, doc="The script breakdown: characters, locations, props."),
     Step("reference_sheet", "assets", "image", "asset",
          (Read("assets", name="asset", fields=("name", "kind", "description", "guidance")),
           Read("inputs.style", fields=("description",)), Read("inputs.story_rules")),

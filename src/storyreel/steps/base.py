@@ -74,6 +74,7 @@ class Step:
     system: str = ""
     doc: str = ""
     when: Callable[[Film, str | None], bool] | None = None  # the node exists only when this holds
+    structural: bool = False  # its output can change the plan's nodes or dependencies (items, cast, chains)
     context_model: type[BaseModel] | None = field(default=None, compare=False)
 
     def node_id(self, item: str | None) -> str:
@@ -100,6 +101,32 @@ def scene_of(film: Film, per: str, item: str | None) -> Scene | None:
 
 def assets_in_scene(film: Film, scene: Scene) -> list[Asset]:
     """Assets present in a scene: its location, characters and props, as written in its outline and script."""
+    memo = _MEMO.get(id(film))
+    if memo is not None and scene.id in memo:
+        return memo[scene.id]
+    found = _assets_in_scene(film, scene)
+    if memo is not None:
+        memo[scene.id] = found
+    return found
+
+
+_MEMO: dict[int, dict[str, list[Asset]]] = {}
+
+
+class frozen_film:  # noqa: N801 - a context manager used like a function
+    """While the Film does not change (building a plan), remember which assets each scene has."""
+
+    def __init__(self, film: Film):
+        self.key = id(film)
+
+    def __enter__(self):
+        _MEMO[self.key] = {}
+
+    def __exit__(self, *exc):
+        _MEMO.pop(self.key, None)
+
+
+def _assets_in_scene(film: Film, scene: Scene) -> list[Asset]:
     names = [scene.outline.location, *scene.outline.characters, *scene.outline.props]
     if scene.script:
         names += [d.character for d in scene.script.dialogue]

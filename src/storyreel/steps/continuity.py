@@ -144,7 +144,7 @@ STEPS = [
           Read("inputs.story_rules")),
          ("scenes.instances.asset_id", "scenes.instances.state", "scenes.instances.derives_from"),
          InstancesOut, _instances, _apply_instances, system=instances_prompt.SYSTEM,
-         doc="Each asset present in the scene, in its state there."),
+         structural=True, doc="Each asset present in the scene, in its state there."),
     Step("instance_images", "scenes", "image", "scene",
          (Read("scenes.instances", fields=("asset_id", "state", "derives_from", "use_reference_as_is")),
           Read("assets", of="scene", fields=(*ASSET_LOOKS, "references")),

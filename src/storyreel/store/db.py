@@ -309,6 +309,35 @@ class Store:
             )).order_by(jobs.c.id.desc()).limit(1)).first()
         return json.loads(row.outputs) if row and row.outputs else None
 
+    def cached_outputs(self, project: str, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+        """Outputs of finished jobs for (step, key) pairs, in one query."""
+        if not wanted:
+            return {}
+        keys = {k for _, k in wanted}
+        with self.engine.connect() as c:
+            rows = c.execute(select(jobs.c.step, jobs.c.cache_key, jobs.c.outputs).where(and_(
+                jobs.c.project == project, jobs.c.cache_key.in_(keys), jobs.c.status == "done",
+            )).order_by(jobs.c.id)).all()
+        want = set(wanted)
+        return {(r.step, r.cache_key): json.loads(r.outputs) for r in rows
+                if (r.step, r.cache_key) in want and r.outputs}
+
+    def interrupted_states(self, project: str, wanted: list[tuple[str, str]]) -> dict[str, dict]:
+        """Provider state left by interrupted or failed jobs of these (node, key) pairs, in one query."""
+        if not wanted:
+            return {}
+        keys = {k for _, k in wanted}
+        with self.engine.connect() as c:
+            rows = c.execute(select(jobs.c.node, jobs.c.cache_key, jobs.c.state).where(and_(
+                jobs.c.project == project, jobs.c.cache_key.in_(keys), jobs.c.status.in_(("failed", "running")),
+            )).order_by(jobs.c.id)).all()
+        want = set(wanted)
+        out: dict[str, dict] = {}
+        for r in rows:
+            if (r.node, r.cache_key) in want and r.state and r.state != "{}":
+                out[r.node] = json.loads(r.state)
+        return out
+
     def interrupted_state(self, project: str, node: str, key: str) -> dict:
         """Provider state left by an interrupted or failed job of the same node and key (to resume, not repay)."""
         with self.engine.connect() as c:

@@ -2,7 +2,8 @@
 
 With no API keys the ``local`` provider draws its images itself. They are an honest previsualization, clean
 storyboard sketches: pencil greys for the world, each character's palette as accents, the labels a crew reads
-(shot number, framing, camera move, caption). Everything is deterministic: the same inputs give the same bytes.
+(shot number, framing, camera move, caption). Everything is deterministic: the same inputs give the
+same bytes.
 
 - :func:`identity` — a character's (or prop's, location's) visual identity, from a hash of its name.
 - :func:`draw_reference` — a reference sheet: character front / side / full-body, location plate, prop card.
@@ -36,10 +37,12 @@ from .sketch_figures import (
     text_w,
     wrap,
 )
-from .sketch_frames import Tone, draw_frame, draw_plate, place_kind, time_of_day
+from .sketch_frames import Tone, caption_layout, draw_frame, draw_plate, place_kind, time_of_day
 
-__all__ = ["identity", "draw_reference", "draw_frame", "encode_png", "encode_jpeg", "costume", "prop_kind",
-           "place_kind", "time_of_day"]
+__all__ = [
+    "identity", "draw_reference", "draw_frame", "encode_png", "encode_jpeg", "caption_layout", "costume",
+    "prop_kind", "place_kind", "time_of_day",
+]
 
 SHEET_BG = (222, 222, 218)
 
@@ -63,8 +66,10 @@ def _caption(d, lines, x, y, max_w, fnt, bold) -> float:
     return y
 
 
-def draw_reference(kind: str, view: str, name: str, description: str = "", state: str = "",
-                   width: int = 1024, height: int = 1024) -> Image.Image:
+def draw_reference(
+    kind: str, view: str, name: str, description: str = "", state: str = "", width: int = 1024,
+    height: int = 1024,
+) -> Image.Image:
     """A reference sheet: a title bar, the drawing, the description (and the state) as a caption.
 
     ``kind`` character (``view`` front, side or full-body), location (establishing) or prop (object). A state
@@ -84,7 +89,9 @@ def draw_reference(kind: str, view: str, name: str, description: str = "", state
     tf = font(40 * u, "cond")
     bar = tf.size * 1.7
     rbox(d, (0, 0, w, bar), fill=INK)
-    title = " · ".join(p for p in (kind.upper(), (name or "UNNAMED").upper(), view.upper().replace("-", " ")) if p)
+    title = " · ".join(
+        p for p in (kind.upper(), (name or "UNNAMED").upper(), view.upper().replace("-", " ")) if p
+    )
     d.text((m, bar / 2), ellipsize(tf, title, w - 2 * m), font=tf, fill=PAPER, anchor="lm")
     # caption at the bottom
     cf, cb = font(28 * u, "regular"), font(28 * u, "bold")
@@ -109,26 +116,34 @@ def draw_reference(kind: str, view: str, name: str, description: str = "", state
         tint = "night-int" if tod == "night" and pk == "interior" else tod
         sub = Image.new("RGB", (max(1, round(aw)), max(1, round(ah))), PAPER)
         sd = Pen(sub)
-        draw_plate(sd, pk, (0, 0, sub.width, sub.height), Tone(tint), name or description or "nowhere", tod=tod,
-                   name=name or description, horizon=0.5)
+        draw_plate(
+            sd, pk, (0, 0, sub.width, sub.height), Tone(tint), name or description or "nowhere", tod=tod,
+            name=name or description, horizon=0.5,
+        )
         img.paste(sub, (round(ax0), round(ay0)))
         rbox(d, (ax0, ay0, ax0 + sub.width, ay0 + sub.height), outline=INK, width=max(1, round(lw)))
         sf = font(24 * u, "bold")
         chip = f"{pk.upper()} · {tod.upper()}"
         tw = text_w(sf, chip)
-        rect(d, ax0 + m * 0.4, ay0 + m * 0.4, ax0 + m * 0.4 + tw + m * 0.5, ay0 + m * 0.4 + sf.size * 1.6,
-             fill=PAPER + (220,), radius=m * 0.15)
+        rect(
+            d, ax0 + m * 0.4, ay0 + m * 0.4, ax0 + m * 0.4 + tw + m * 0.5, ay0 + m * 0.4 + sf.size * 1.6,
+            fill=PAPER + (220,), radius=m * 0.15,
+        )
         d.text((ax0 + m * 0.65, ay0 + m * 0.4 + sf.size * 0.8), chip, font=sf, fill=INK, anchor="lm")
     elif kind == "prop":
         s = min(aw, ah) * 0.8
         cx, cy = (ax0 + ax1) / 2, (ay0 + ay1) / 2
-        rect(d, cx - s * 0.62, cy - s * 0.6, cx + s * 0.62, cy + s * 0.6, fill=(236, 236, 232), outline=(170, 170, 166),
-             width=lw, radius=s * 0.04)
+        rect(
+            d, cx - s * 0.62, cy - s * 0.6, cx + s * 0.62, cy + s * 0.6, fill=(236, 236, 232),
+            outline=(170, 170, 166), width=lw, radius=s * 0.04,
+        )
         draw_prop(d, name or "prop", cx, cy - s * 0.03, s * 0.85, lw=lw * 1.5)
         sf = font(24 * u, "bold")
         pk = prop_kind(name)
         if pk != "generic":
-            d.text((cx, cy + s * 0.55), ellipsize(sf, pk.upper(), s), font=sf, fill=(120, 120, 116), anchor="md")
+            d.text(
+                (cx, cy + s * 0.55), ellipsize(sf, pk.upper(), s), font=sf, fill=(120, 120, 116), anchor="md"
+            )
     else:
         cx = ax0 + aw * 0.44
         if view == "full-body":
@@ -149,8 +164,9 @@ def draw_reference(kind: str, view: str, name: str, description: str = "", state
             # a bust ends at the chest: draw on a layer cropped to the area
             sub = Image.new("RGBA", (max(1, round(aw)), max(1, round(ah))), (0, 0, 0, 0))
             sd = Pen(sub)
-            draw_figure(sd, idn, cx - ax0, top - ay0, fh, facing=1 if side else 0, state=state, lw=lw * 2.2,
-                        look=0.0)
+            draw_figure(
+                sd, idn, cx - ax0, top - ay0, fh, facing=1 if side else 0, state=state, lw=lw * 2.2, look=0.0
+            )
             img.paste(sub, (round(ax0), round(ay0)), sub)
         # palette swatches down the right side
         sz = min(aw * 0.06, ah * 0.09)
@@ -173,12 +189,13 @@ def draw_reference(kind: str, view: str, name: str, description: str = "", state
 
 def encode_png(img: Image.Image) -> bytes:
     buf = io.BytesIO()
-    img.save(buf, format="PNG", optimize=False, compress_level=6)
+    img.save(buf, format="PNG", optimize=False, compress_level=1)  # 2-3x faster than the default, ~40% bigger
     return buf.getvalue()
 
 
 def encode_jpeg(img: Image.Image, quality: int = 90) -> bytes:
     buf = io.BytesIO()
-    (img if img.mode == "RGB" else img.convert("RGB")).save(buf, format="JPEG", quality=int(quality),
-                                                            optimize=False, subsampling=0)
+    (img if img.mode == "RGB" else img.convert("RGB")).save(
+        buf, format="JPEG", quality=int(quality), optimize=False, subsampling=0
+    )
     return buf.getvalue()

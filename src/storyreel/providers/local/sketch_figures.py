@@ -1,4 +1,4 @@
-"""The figures of the previz renderer: fonts and text, identities, characters with their costume states, props.
+"""The previz renderer's figures: fonts and text, identities, characters with their costume states, props.
 
 Everything here draws with :mod:`PIL.ImageDraw` shapes on an ``RGBA``-mode draw (translucent fills blend), at
 the size it is asked for: no per-pixel work, no randomness that is not seeded from the names drawn.
@@ -64,7 +64,7 @@ def lighter(c, k: float = 0.25) -> Color:
 
 
 def hexc(c) -> str:
-    return "#%02x%02x%02x" % tuple(c[:3])
+    return "#{:02x}{:02x}{:02x}".format(*c[:3])
 
 
 def ellipse(d, cx, cy, rx, ry, fill=None, outline=None, width=1) -> None:
@@ -77,7 +77,9 @@ def rect(d, x0, y0, x1, y1, fill=None, outline=None, width=1, radius=0) -> None:
     y0, y1 = min(y0, y1), max(y0, y1)
     r = min(radius, (x1 - x0) / 2, (y1 - y0) / 2)
     if r >= 1:
-        d.rounded_rectangle((x0, y0, x1, y1), radius=r, fill=fill, outline=outline, width=max(1, round(width)))
+        d.rounded_rectangle(
+            (x0, y0, x1, y1), radius=r, fill=fill, outline=outline, width=max(1, round(width))
+        )
     else:
         rbox(d, (x0, y0, x1, y1), fill=fill, outline=outline, width=max(1, round(width)))
 
@@ -85,13 +87,17 @@ def rect(d, x0, y0, x1, y1, fill=None, outline=None, width=1, radius=0) -> None:
 def rbox(d, xy, fill=None, outline=None, width=1) -> None:
     """``ImageDraw.rectangle`` that takes its corners in any order."""
     x0, y0, x1, y1 = xy
-    d.rectangle((min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)), fill=fill, outline=outline,
-                width=max(1, round(width)))
+    d.rectangle(
+        (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)), fill=fill, outline=outline,
+        width=max(1, round(width)),
+    )
 
 
 def poly(d, pts, fill=None, outline=None, width=1) -> None:
     if len(pts) >= 3:
-        d.polygon([(float(x), float(y)) for x, y in pts], fill=fill, outline=outline, width=max(1, round(width)))
+        d.polygon(
+            [(float(x), float(y)) for x, y in pts], fill=fill, outline=outline, width=max(1, round(width))
+        )
 
 
 def limb(d, pts, w, fill, ow, ink=INK) -> None:
@@ -108,7 +114,10 @@ def limb(d, pts, w, fill, ow, ink=INK) -> None:
 
 def chord(d, cx, cy, rx, ry, start, end, fill=None, outline=None, width=1) -> None:
     rx, ry = abs(rx), abs(ry)
-    d.chord((cx - rx, cy - ry, cx + rx, cy + ry), start, end, fill=fill, outline=outline, width=max(1, round(width)))
+    d.chord(
+        (cx - rx, cy - ry, cx + rx, cy + ry), start, end, fill=fill, outline=outline,
+        width=max(1, round(width)),
+    )
 
 
 def arc(d, cx, cy, rx, ry, start, end, fill, width=1) -> None:
@@ -128,15 +137,11 @@ def arrow(d, x0, y0, x1, y1, fill, width, head) -> None:
 # --- fonts and text -----------------------------------------------------------------------------------------
 
 _FONT_DIRS = (
-    Path(__file__).with_name("fonts"),
-    Path("/usr/share/fonts/truetype/dejavu"),
-    Path("/usr/share/fonts/dejavu"),
-    Path("/usr/share/fonts/TTF"),
-    Path("/Library/Fonts"),
+    Path(__file__).with_name("fonts"), Path("/usr/share/fonts/truetype/dejavu"),
+    Path("/usr/share/fonts/dejavu"), Path("/usr/share/fonts/TTF"), Path("/Library/Fonts"),
 )
 _FONT_FILES = {
-    "regular": ("DejaVuSans.ttf",),
-    "bold": ("DejaVuSans-Bold.ttf", "DejaVuSans.ttf"),
+    "regular": ("DejaVuSans.ttf",), "bold": ("DejaVuSans-Bold.ttf", "DejaVuSans.ttf"),
     "cond": ("DejaVuSansCondensed-Bold.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans.ttf"),
     "italic": ("DejaVuSans-Oblique.ttf", "DejaVuSans.ttf"),
 }
@@ -250,22 +255,28 @@ def wrap(text: str, fnt, max_w: float, max_lines: int, indent: float = 0.0) -> l
         lines = lines[:max_lines]
         last_avail = max_w if max_lines > 1 else max(1.0, max_w - indent)
         last = lines[-1]
-        lines[-1] = ellipsize(fnt, last + "…", last_avail) if text_w(fnt, last + "…") > last_avail else last + "…"
+        lines[-1] = (
+            ellipsize(fnt, last + "…", last_avail) if text_w(fnt, last + "…") > last_avail else last + "…"
+        )
     return lines
 
 
-def tag(d, lines: list[tuple[str, object]], x: float, y: float, bounds, *, swatch=None, anchor="bottom",
-        pad: float = 4, alpha: int = 232) -> tuple[float, float, float, float]:
+def tag(
+    d, lines: list[tuple[str, object]], x: float, y: float, bounds, *, swatch=None, anchor="bottom",
+    pad: float = 4, alpha: int = 232, max_w: float | None = None, avoid: list | None = None,
+) -> tuple[float, float, float, float]:
     """A small label box: ``lines`` of (text, font), centred on ``x``; its bottom (or top) edge at ``y``.
 
-    Clamped inside ``bounds`` (x0, y0, x1, y1); ``swatch`` draws a colour chip on the left. Returns its box.
+    Clamped inside ``bounds`` (x0, y0, x1, y1); ``swatch`` draws a colour chip on the left; ``max_w`` caps its
+    width (text is ellipsised). Boxes in ``avoid`` are stepped around (upwards, or downwards for
+    ``anchor="top"``) and the new box is added to it. Returns its box.
     """
     bx0, by0, bx1, by1 = bounds
     lines = [(s, f) for s, f in lines if s]
     if not lines:
         return (x, y, x, y)
     sw = (lines[0][1].size * 0.7 + pad) if swatch else 0
-    maxw = max(8.0, bx1 - bx0 - 2 * pad - sw)
+    maxw = max(8.0, min(bx1 - bx0, max_w or bx1 - bx0) - 2 * pad - sw)
     lines = [(ellipsize(f, s, maxw), f) for s, f in lines]
     tw = max(text_w(f, s) for s, f in lines)
     hts = [f.size * 1.22 for _, f in lines]
@@ -273,11 +284,21 @@ def tag(d, lines: list[tuple[str, object]], x: float, y: float, bounds, *, swatc
     x0 = min(max(x - w / 2, bx0), bx1 - w)
     y0 = y - h if anchor == "bottom" else y
     y0 = min(max(y0, by0), by1 - h)
+    for _ in range(len(avoid or ())):
+        hit = [b for b in avoid if x0 < b[2] and b[0] < x0 + w and y0 < b[3] and b[1] < y0 + h]
+        if not hit:
+            break
+        y0 = min(b[1] for b in hit) - h - pad if anchor == "bottom" else max(b[3] for b in hit) + pad
+        y0 = min(max(y0, by0), by1 - h)
+    if avoid is not None:
+        avoid.append((x0, y0, x0 + w, y0 + h))
     rect(d, x0, y0, x0 + w, y0 + h, fill=PAPER + (alpha,), outline=INK, width=max(1, pad / 4), radius=pad)
     if swatch:
         s = lines[0][1].size * 0.7
-        rect(d, x0 + pad, y0 + pad * 0.6 + (hts[0] - s) / 2, x0 + pad + s, y0 + pad * 0.6 + (hts[0] + s) / 2,
-             fill=swatch, outline=INK, width=1)
+        rect(
+            d, x0 + pad, y0 + pad * 0.6 + (hts[0] - s) / 2, x0 + pad + s, y0 + pad * 0.6 + (hts[0] + s) / 2,
+            fill=swatch, outline=INK, width=1,
+        )
     ty = y0 + pad * 0.6
     for (s, f), lh in zip(lines, hts, strict=True):
         d.text((x0 + pad + sw, ty + lh / 2), s, font=f, fill=INK, anchor="lm")
@@ -300,7 +321,8 @@ ACCENTS: tuple[Color, ...] = (
     (242, 162, 72),
 )
 HAIR_COLORS: tuple[Color, ...] = (
-    (32, 28, 26), (76, 52, 36), (124, 86, 50), (200, 164, 98), (154, 66, 38), (152, 150, 146), (226, 222, 214),
+    (32, 28, 26), (76, 52, 36), (124, 86, 50), (200, 164, 98), (154, 66, 38), (152, 150, 146),
+    (226, 222, 214),
 )
 SKINS: tuple[Color, ...] = (
     (246, 216, 190), (236, 194, 162), (216, 166, 126), (180, 126, 92), (136, 92, 66), (100, 68, 50),
@@ -327,7 +349,8 @@ class Ident:
         return {
             "name": self.name, "kind": self.kind, "label": self.label,
             "palette": [hexc(c) for c in self.palette], "silhouette": self.silhouette, "head": self.head,
-            "hair": self.hair, "hair_color": hexc(self.hair_color), "skin": hexc(self.skin), "seed": self.seed,
+            "hair": self.hair, "hair_color": hexc(self.hair_color), "skin": hexc(self.skin),
+            "seed": self.seed,
         }
 
 
@@ -339,7 +362,7 @@ def name_key(name) -> str:
 
 @functools.lru_cache(maxsize=2048)
 def ident(name, kind: str = "character") -> Ident:
-    kind = (clean(kind).lower() or "character")
+    kind = clean(kind).lower() or "character"
     h = hashlib.sha256(f"{kind}|{name_key(name)}".encode()).digest()
     main = MAINS[h[0] % len(MAINS)]
     second = SECONDS[h[1] % len(SECONDS)]
@@ -371,8 +394,7 @@ _COSTUMES: tuple[tuple[str, str], ...] = (
     ("crown", r"crown(?:ed)?|tiara|diadem"),
     ("cloak", r"cloak(?:ed)?|capes?|robes?|robed|poncho|habit|mantle|cassock|shawl|trench ?coat|overcoat"),
     ("beard", r"beard(?:ed)?|mustache|moustache|goatee|whiskers|sideburns"),
-    ("mask", r"mask(?:ed)?|balaclava"),
-    ("glasses", r"glasses|spectacles|sunglasses|shades|goggles|monocle"),
+    ("mask", r"mask(?:ed)?|balaclava"), ("glasses", r"glasses|spectacles|sunglasses|shades|goggles|monocle"),
     ("scarf", r"scarf|scarves|muffler|bandana|cravat"),
     ("wet", r"wet|soaked|drenched|dripping|sodden|damp|rain(?:-?soaked)?|soaking"),
     ("blood", r"blood(?:y|ied|stained|-stained|ied)?|bleeding|wounded|injured|bruised"),
@@ -385,10 +407,8 @@ _IMPLIED: tuple[tuple[str, dict[str, Color]], ...] = (
     (r"nuns?", {"hood": (34, 34, 38), "cloak": (34, 34, 38)}),
     (r"wizard|sorcerer|witch", {"hat": (62, 52, 96), "cloak": (62, 52, 96)}),
     (r"kings?|queens?|princes?|princess|emperor|empress", {"crown": (204, 162, 52), "cloak": (150, 30, 44)}),
-    (r"soldiers?|knight|guard", {"hat": (110, 116, 108)}),
-    (r"pirate", {"hat": (34, 34, 38)}),
-    (r"surgeon|nurse", {"mask": (150, 196, 210)}),
-    (r"bride", {"hood": (240, 238, 232)}),
+    (r"soldiers?|knight|guard", {"hat": (110, 116, 108)}), (r"pirate", {"hat": (34, 34, 38)}),
+    (r"surgeon|nurse", {"mask": (150, 196, 210)}), (r"bride", {"hood": (240, 238, 232)}),
 )
 _DEFAULT_COSTUME: dict[str, Color] = {
     "hood": (92, 76, 62), "hat": (58, 54, 52), "crown": (204, 162, 52), "cloak": (74, 70, 78),
@@ -399,7 +419,7 @@ _DEFAULT_COSTUME: dict[str, Color] = {
 
 @functools.lru_cache(maxsize=1024)
 def costume(state) -> dict[str, object]:
-    """The costume overlays a state asks for: {tag: colour}, plus style notes ("mask": "eyes"/"face"/"full")."""
+    """The overlays a state asks for: {tag: colour}, plus style notes ("mask_style": eyes/face/full)."""
     s = clean(state).lower()
     out: dict[str, object] = {}
     if not s:
@@ -412,20 +432,26 @@ def costume(state) -> dict[str, object]:
         m = re.search(rf"\b(?:{pat})\b", s)
         if not m:
             continue
-        before = re.findall(r"[a-z]+", s[max(0, m.start() - 28): m.start()])[-3:]
+        before = re.findall(r"[a-z]+", s[max(0, m.start() - 28) : m.start()])[-3:]
         colour = next((_COLOUR_WORDS[w] for w in reversed(before) if w in _COLOUR_WORDS), None)
         if colour is None and key == "beard":
             colour = (150, 132, 112) if "fake" in before or "false" in before else None
         out[key] = colour or out.get(key) or _DEFAULT_COSTUME.get(key)
         if key == "mask":
-            out["mask_style"] = ("full" if re.search(r"balaclava|ski mask", s) else
-                                 "face" if re.search(r"surgical|gas mask|face mask|medical", s) else "eyes")
+            out["mask_style"] = (
+                "full"
+                if re.search(r"balaclava|ski mask", s)
+                else "face"
+                if re.search(r"surgical|gas mask|face mask|medical", s)
+                else "eyes"
+            )
             if out["mask_style"] == "face" and colour is None:
                 out["mask"] = (150, 196, 210) if "gas" not in s else (70, 74, 70)
         if key == "glasses":
             out["glasses_dark"] = bool(re.search(r"sunglasses|shades|goggles", s))
-        if key == "hat" and re.search(r"helmet", s):
-            out["hat_style"] = "helmet"
+        if key == "hat":
+            styles = (("helmet", r"helmet"), ("cap", r"\bcaps?\b|baseball"), ("beanie", r"beanie|woolly"))
+            out["hat_style"] = next((style for style, pat in styles if re.search(pat, s)), "fedora")
     return out
 
 
@@ -433,10 +459,8 @@ def costume(state) -> dict[str, object]:
 
 # length factor, shoulder half-width, hip half-width, limb width (fractions of the nominal height)
 SIL: dict[str, tuple[float, float, float, float]] = {
-    "tall": (1.10, 0.104, 0.080, 0.046),
-    "short": (0.86, 0.114, 0.096, 0.050),
-    "broad": (1.00, 0.150, 0.114, 0.060),
-    "slim": (1.04, 0.086, 0.066, 0.040),
+    "tall": (1.10, 0.104, 0.080, 0.046), "short": (0.86, 0.114, 0.096, 0.050),
+    "broad": (1.00, 0.150, 0.114, 0.060), "slim": (1.04, 0.086, 0.066, 0.040),
     "round": (0.94, 0.118, 0.140, 0.052),
 }
 HEAD_W = {"oval": 0.78, "round": 0.92, "square": 0.86, "long": 0.68, "heart": 0.82}
@@ -471,13 +495,15 @@ def _spot(d, rng, x, y, r, fill) -> None:
     poly(d, pts, fill=fill)
 
 
-def draw_figure(d, idn: Ident, cx: float, top: float, h: float, *, facing: float = 0, pose: str = "stand",
-                state: str = "", look: float = 0.0, mouth: bool = False, dim=None, lw: float | None = None) -> dict:
+def draw_figure(
+    d, idn: Ident, cx: float, top: float, h: float, *, facing: float = 0, pose: str = "stand",
+    state: str = "", look: float = 0.0, mouth: bool = False, dim=None, lw: float | None = None,
+) -> dict:
     """Draw a character, head top at ``top``, nominal height ``h``.
 
     ``facing`` 0 is front, ±0.5 a three-quarter turn to the right (+) or left (-), ±1 a profile. ``pose`` is
-    "stand" or "step" (mid-stride, one arm up); ``state`` adds costume overlays; ``dim`` (colour, amount) darkens
-    it for night. Returns anchors: head box, hand position, foot y, box.
+    "stand" or "step" (mid-stride, one arm up); ``state`` adds costume overlays; ``dim`` (colour, amount)
+    darkens it for night. Returns anchors: head box, hand position, foot y, box.
     """
     cos = costume(state)
     lf, shw, hpw, lmw = SIL[idn.silhouette]
@@ -516,28 +542,38 @@ def draw_figure(d, idn: Ident, cx: float, top: float, h: float, *, facing: float
     ellipse(d, cx, foot, sw * 1.4, max(1.0, hh * 0.1), fill=(0, 0, 0, 44))
     # behind the body: cape, hood, long hair
     if cloak and not side:
-        poly(d, [(cx - sw * 1.02, sy + hh * 0.1), (cx - sw * 1.5, foot - body * 0.06),
-                 (cx + sw * 1.5, foot - body * 0.06), (cx + sw * 1.02, sy + hh * 0.1)],
-             fill=darker(cloak, 0.3), outline=ink, width=ow)
+        poly(d, [
+            (cx - sw * 1.02, sy + hh * 0.1), (cx - sw * 1.5, foot - body * 0.06),
+            (cx + sw * 1.5, foot - body * 0.06), (cx + sw * 1.02, sy + hh * 0.1),
+        ], fill=darker(cloak, 0.3), outline=ink, width=ow)
     elif cloak:
-        poly(d, [(cx - f * sw * 0.5, sy), (cx - f * sw * 1.3, foot - body * 0.05),
-                 (cx + f * sw * 0.5, foot - body * 0.05), (cx + f * sw * 0.4, sy)],
-             fill=darker(cloak, 0.3), outline=ink, width=ow)
+        poly(d, [
+            (cx - f * sw * 0.5, sy), (cx - f * sw * 1.3, foot - body * 0.05),
+            (cx + f * sw * 0.5, foot - body * 0.05), (cx + f * sw * 0.4, sy),
+        ], fill=darker(cloak, 0.3), outline=ink, width=ow)
     if hood:
-        ellipse(d, hcx - s_ * rx * 0.25 - turn * hw * 0.06, hcy + hh * 0.02, hw * 0.8 if not side else rx * 1.45,
-                hh * 0.64, fill=hood, outline=ink, width=ow)
+        ellipse(
+            d, hcx - s_ * rx * 0.25 - turn * hw * 0.06, hcy + hh * 0.02, hw * 0.8 if not side else rx * 1.45,
+            hh * 0.64, fill=hood, outline=ink, width=ow,
+        )
     hair = idn.hair
     if not hood and cos.get("mask_style") != "full":
         bx = hcx - s_ * rx * 0.35 - turn * hw * 0.08
         if hair == "long":
-            rect(d, bx - hw * 0.6, top + hh * 0.1, bx + hw * 0.6, sy + hh * 0.9, fill=hairc, outline=ink,
-                 width=ow, radius=hw * 0.35)
+            rect(
+                d, bx - hw * 0.6, top + hh * 0.1, bx + hw * 0.6, sy + hh * 0.9, fill=hairc, outline=ink,
+                width=ow, radius=hw * 0.35,
+            )
         elif hair == "bob":
-            rect(d, bx - hw * 0.6, top + hh * 0.1, bx + hw * 0.6, top + hh * 0.98, fill=hairc, outline=ink,
-                 width=ow, radius=hw * 0.3)
+            rect(
+                d, bx - hw * 0.6, top + hh * 0.1, bx + hw * 0.6, top + hh * 0.98, fill=hairc, outline=ink,
+                width=ow, radius=hw * 0.3,
+            )
         elif hair == "bun":
-            ellipse(d, bx - s_ * rx * 0.3, top + hh * (0.02 if not side else 0.2), hh * 0.19, hh * 0.17,
-                    fill=hairc, outline=ink, width=ow)
+            ellipse(
+                d, bx - s_ * rx * 0.3, top + hh * (0.02 if not side else 0.2), hh * 0.19, hh * 0.17,
+                fill=hairc, outline=ink, width=ow,
+            )
         elif hair == "ponytail":
             px = hcx + (hw * 0.56 if not s_ else -s_ * rx * 1.1) - turn * hw * 0.2
             ellipse(d, px, top + hh * 0.62, hw * 0.2, hh * 0.36, fill=hairc, outline=ink, width=ow)
@@ -548,77 +584,114 @@ def draw_figure(d, idn: Ident, cx: float, top: float, h: float, *, facing: float
         spread = (0.95, 0.78) if pose == "step" else (0.55, 0.55)
         for sgn, k in ((-1, spread[0]), (1, spread[1])):
             xt, xb = cx + sgn * hp * 0.5, cx + sgn * hp * k
-            poly(d, [(xt - hp * 0.48, leg_top), (xt + hp * 0.48, leg_top), (xb + lm * 0.5, foot - lm * 0.4),
-                     (xb - lm * 0.5, foot - lm * 0.4)], fill=second, outline=ink, width=ow)
-            ellipse(d, xb + (turn * 0.3 or sgn * 0.15) * lm, foot - lm * 0.32, lm * 0.72, lm * 0.4, fill=col(SHOE),
-                    outline=ink, width=ow)
+            poly(d, [
+                (xt - hp * 0.48, leg_top), (xt + hp * 0.48, leg_top), (xb + lm * 0.5, foot - lm * 0.4),
+                (xb - lm * 0.5, foot - lm * 0.4),
+            ], fill=second, outline=ink, width=ow)
+            ellipse(
+                d, xb + (turn * 0.3 or sgn * 0.15) * lm, foot - lm * 0.32, lm * 0.72, lm * 0.4,
+                fill=col(SHOE), outline=ink, width=ow,
+            )
     else:
         stride = body * (0.17 if pose == "step" else 0.035)
         for k, shade in ((-1, 0.22), (1, 0.0)):
             xb = cx + f * k * stride
             limb(d, [(cx, leg_top), (xb, foot - lm * 0.45)], lm * 1.25, darker(second, shade), ow)
-            ellipse(d, xb + f * lm * 0.35, foot - lm * 0.32, lm * 0.9, lm * 0.38, fill=col(SHOE), outline=ink,
-                    width=ow)
+            ellipse(
+                d, xb + f * lm * 0.35, foot - lm * 0.32, lm * 0.9, lm * 0.38, fill=col(SHOE), outline=ink,
+                width=ow,
+            )
     # back arm (profile)
     if side:
-        back = [(cx - f * sw * 0.1, sy + hh * 0.25), (cx - f * body * 0.07, sy + body * 0.2),
-                (cx - f * body * (0.15 if pose == "step" else 0.05), hy)]
+        back = [
+            (cx - f * sw * 0.1, sy + hh * 0.25), (cx - f * body * 0.07, sy + body * 0.2),
+            (cx - f * body * (0.15 if pose == "step" else 0.05), hy),
+        ]
         limb(d, back, lm * 0.95, darker(sleeve, 0.25), ow)
         ellipse(d, *back[-1], lm * 0.6, lm * 0.6, fill=darker(skin, 0.15), outline=ink, width=ow)
     # neck
-    rect(d, hcx - hw * 0.19, top + hh * 0.75, hcx + hw * 0.19, sy + hh * 0.12, fill=skin, outline=ink, width=ow)
+    rect(
+        d, hcx - hw * 0.19, top + hh * 0.75, hcx + hw * 0.19, sy + hh * 0.12, fill=skin, outline=ink, width=ow
+    )
     # torso: shoulders, waist, hips (the waist makes the silhouette: a round build bulges)
     mid_y = (sy + hy) / 2 + body * 0.05
     if not side:
         tx = cx + turn * sw * 0.05
-        right = [(sw * 0.7, sy - hh * 0.05), (sw, sy + hh * 0.3), (waist, mid_y), (hp * 1.04, hy + body * 0.06)]
+        right = [
+            (sw * 0.7, sy - hh * 0.05), (sw, sy + hh * 0.3), (waist, mid_y), (hp * 1.04, hy + body * 0.06),
+        ]
         torso = [(tx - x, y) for x, y in right] + [(tx + x, y) for x, y in reversed(right)]
     else:
         dp = sw * (0.62 if idn.silhouette == "broad" else 0.52)
         belly = hp * 0.55 if round_ else 0.0
-        torso = [(cx - f * dp * 0.75, sy - hh * 0.05), (cx + f * dp * 0.55, sy - hh * 0.04),
-                 (cx + f * dp * 0.95, sy + hh * 0.5), (cx + f * (dp * 0.85 + belly), mid_y),
-                 (cx + f * hp * 0.8, hy + body * 0.06), (cx - f * hp * 0.8, hy + body * 0.06),
-                 (cx - f * dp * 0.9, mid_y), (cx - f * dp * 0.95, sy + hh * 0.45)]
+        torso = [
+            (cx - f * dp * 0.75, sy - hh * 0.05), (cx + f * dp * 0.55, sy - hh * 0.04),
+            (cx + f * dp * 0.95, sy + hh * 0.5), (cx + f * (dp * 0.85 + belly), mid_y),
+            (cx + f * hp * 0.8, hy + body * 0.06), (cx - f * hp * 0.8, hy + body * 0.06),
+            (cx - f * dp * 0.9, mid_y), (cx - f * dp * 0.95, sy + hh * 0.45),
+        ]
     poly(d, torso, fill=main, outline=ink, width=ow)
     if not side:  # collar in the accent colour
         ncx = hcx
-        poly(d, [(ncx - hw * 0.26, sy - hh * 0.05), (ncx + hw * 0.26, sy - hh * 0.05), (ncx, sy + hh * 0.42)],
-             fill=accent, outline=ink, width=ow)
-    belt = [(cx - hp * 1.0, hy - body * 0.01), (cx + hp * 1.0, hy - body * 0.01)] if not side else \
-        [(cx - f * hp * 0.8, hy - body * 0.01), (cx + f * hp * 0.85, hy - body * 0.01)]
+        poly(
+            d, [(ncx - hw * 0.26, sy - hh * 0.05), (ncx + hw * 0.26, sy - hh * 0.05), (ncx, sy + hh * 0.42)],
+            fill=accent, outline=ink, width=ow,
+        )
+    belt = (
+        [(cx - hp * 1.0, hy - body * 0.01), (cx + hp * 1.0, hy - body * 0.01)]
+        if not side
+        else [(cx - f * hp * 0.8, hy - body * 0.01), (cx + f * hp * 0.85, hy - body * 0.01)]
+    )
     d.line(belt, fill=darker(second, 0.3), width=max(1, round(lm * 0.3)))
     if cloak:
         if not side:
-            right = [(sw * 0.62, sy - hh * 0.06), (sw * 1.05, sy + hh * 0.2), (max(sw * 1.12, waist * 1.08), mid_y),
-                     (max(sw * 1.3, waist * 1.2), foot - body * 0.1)]
-            poly(d, [(cx - x, y) for x, y in right] + [(cx + x, y) for x, y in reversed(right)], fill=cloak,
-                 outline=ink, width=ow)
-            d.line([(cx + turn * sw * 0.2, sy + hh * 0.3), (cx + turn * sw * 0.3, foot - body * 0.1)],
-                   fill=darker(cloak, 0.4), width=max(1, round(ow)))
+            right = [
+                (sw * 0.62, sy - hh * 0.06), (sw * 1.05, sy + hh * 0.2),
+                (max(sw * 1.12, waist * 1.08), mid_y), (max(sw * 1.3, waist * 1.2), foot - body * 0.1),
+            ]
+            poly(
+                d, [(cx - x, y) for x, y in right] + [(cx + x, y) for x, y in reversed(right)], fill=cloak,
+                outline=ink, width=ow,
+            )
+            d.line(
+                [(cx + turn * sw * 0.2, sy + hh * 0.3), (cx + turn * sw * 0.3, foot - body * 0.1)],
+                fill=darker(cloak, 0.4), width=max(1, round(ow)),
+            )
         else:
             front = max(sw * 0.7, sw * 0.52 * 0.95 + (hp * 0.6 if round_ else 0))
-            poly(d, [(cx - f * sw * 0.6, sy - hh * 0.06), (cx + f * sw * 0.5, sy - hh * 0.05),
-                     (cx + f * front, mid_y), (cx + f * sw * 1.0, foot - body * 0.1),
-                     (cx - f * sw * 1.05, foot - body * 0.1), (cx - f * sw * 0.7, mid_y)],
-                 fill=cloak, outline=ink, width=ow)
-        d.line([(cx - hp * 0.9, hy), (cx + hp * 0.9, hy)], fill=col((196, 170, 120)), width=max(1, round(lm * 0.25)))
+            poly(d, [
+                (cx - f * sw * 0.6, sy - hh * 0.06), (cx + f * sw * 0.5, sy - hh * 0.05),
+                (cx + f * front, mid_y), (cx + f * sw * 1.0, foot - body * 0.1),
+                (cx - f * sw * 1.05, foot - body * 0.1), (cx - f * sw * 0.7, mid_y),
+            ], fill=cloak, outline=ink, width=ow)
+        d.line(
+            [(cx - hp * 0.9, hy), (cx + hp * 0.9, hy)], fill=col((196, 170, 120)),
+            width=max(1, round(lm * 0.25)),
+        )
     if "scarf" in cos:
         sc = col(cos["scarf"])
-        rect(d, cx - sw * 0.62, sy - hh * 0.12, cx + sw * 0.62, sy + hh * 0.16, fill=sc, outline=ink, width=ow,
-             radius=hh * 0.08)
-        rect(d, cx + f * sw * 0.2, sy, cx + f * sw * 0.2 + f * hh * 0.22, sy + body * 0.25, fill=sc,
-             outline=ink, width=ow)
+        rect(
+            d, cx - sw * 0.62, sy - hh * 0.12, cx + sw * 0.62, sy + hh * 0.16, fill=sc, outline=ink, width=ow,
+            radius=hh * 0.08,
+        )
+        rect(
+            d, cx + f * sw * 0.2, sy, cx + f * sw * 0.2 + f * hh * 0.22, sy + body * 0.25, fill=sc,
+            outline=ink, width=ow,
+        )
     # arms
     if not side:
         arms = []
         for sgn in (-1, 1):
             s0 = (cx + sgn * sw * 0.86 + turn * sw * 0.05, sy + hh * 0.22)
             if pose == "step" and sgn == (turn or 1):
-                arms.append([s0, (cx + sgn * sw * 1.45, sy + body * 0.2), (cx + sgn * sw * 1.75, sy + body * 0.02)])
+                arms.append(
+                    [s0, (cx + sgn * sw * 1.45, sy + body * 0.2), (cx + sgn * sw * 1.75, sy + body * 0.02)]
+                )
             else:
                 out_ = max(sw * 1.04, waist + lm * 0.55)
-                arms.append([s0, (cx + sgn * out_, sy + body * 0.22), (cx + sgn * out_ * 0.97, hy + body * 0.03)])
+                arms.append(
+                    [s0, (cx + sgn * out_, sy + body * 0.22), (cx + sgn * out_ * 0.97, hy + body * 0.03)]
+                )
     else:
         s0 = (cx + f * sw * 0.05, sy + hh * 0.25)
         if pose == "step":
@@ -630,11 +703,15 @@ def draw_figure(d, idn: Ident, cx: float, top: float, h: float, *, facing: float
         ellipse(d, *a[-1], lm * 0.6, lm * 0.6, fill=skin, outline=ink, width=ow)
     if hood:  # the hood's drape over the shoulders
         if not side:
-            pts = [(hcx - hw * 0.66, top + hh * 0.78), (hcx + hw * 0.66, top + hh * 0.78),
-                   (cx + sw * 0.92, sy + hh * 0.42), (cx - sw * 0.92, sy + hh * 0.42)]
+            pts = [
+                (hcx - hw * 0.66, top + hh * 0.78), (hcx + hw * 0.66, top + hh * 0.78),
+                (cx + sw * 0.92, sy + hh * 0.42), (cx - sw * 0.92, sy + hh * 0.42),
+            ]
         else:
-            pts = [(hcx - f * rx * 1.5, top + hh * 0.5), (hcx + f * rx * 0.2, top + hh * 0.95),
-                   (cx + f * sw * 0.6, sy + hh * 0.42), (cx - f * sw * 0.8, sy + hh * 0.42)]
+            pts = [
+                (hcx - f * rx * 1.5, top + hh * 0.5), (hcx + f * rx * 0.2, top + hh * 0.95),
+                (cx + f * sw * 0.6, sy + hh * 0.42), (cx - f * sw * 0.8, sy + hh * 0.42),
+            ]
         poly(d, pts, fill=hood, outline=ink, width=ow)
 
     # head
@@ -644,13 +721,19 @@ def draw_figure(d, idn: Ident, cx: float, top: float, h: float, *, facing: float
     mouth_y = top + hh * 0.79
     detail = hh >= 14
     if side:
-        nose = [(hcx + f * rx * 0.9, eye_y + hh * 0.0), (hcx + f * rx * 1.22, eye_y + hh * 0.17),
-                (hcx + f * rx * 0.93, eye_y + hh * 0.21)]
+        nose = [
+            (hcx + f * rx * 0.9, eye_y + hh * 0.0), (hcx + f * rx * 1.22, eye_y + hh * 0.17),
+            (hcx + f * rx * 0.93, eye_y + hh * 0.21),
+        ]
         poly(d, nose, fill=skin)
         d.line(nose, fill=ink, width=max(1, round(ow)), joint="curve")
-        ellipse(d, hcx - f * rx * 0.12, top + hh * 0.56, rx * 0.15, hh * 0.11, fill=skin, outline=ink, width=ow)
+        ellipse(
+            d, hcx - f * rx * 0.12, top + hh * 0.56, rx * 0.15, hh * 0.11, fill=skin, outline=ink, width=ow
+        )
     elif tq:
-        ellipse(d, hcx - turn * hw * 0.47, top + hh * 0.56, hw * 0.07, hh * 0.1, fill=skin, outline=ink, width=ow)
+        ellipse(
+            d, hcx - turn * hw * 0.47, top + hh * 0.56, hw * 0.07, hh * 0.1, fill=skin, outline=ink, width=ow
+        )
     if detail:
         _face(d, hcx, hw, hh, eye_y, mouth_y, rx, s_, look + turn * 1.3, mouth, ow, skin)
 
@@ -658,35 +741,48 @@ def draw_figure(d, idn: Ident, cx: float, top: float, h: float, *, facing: float
         bc = col(cos["beard"] or idn.hair_color)
         if not side:
             o = turn * hw * 0.08
-            pts = [(hcx - hw * 0.47 + o, top + hh * 0.52), (hcx - hw * 0.42 + o, top + hh * 0.84),
-                   (hcx - hw * 0.18 + o, top + hh * 1.1), (hcx + o * 1.5, top + hh * 1.2),
-                   (hcx + hw * 0.18 + o, top + hh * 1.1), (hcx + hw * 0.42 + o, top + hh * 0.84),
-                   (hcx + hw * 0.47 + o, top + hh * 0.52), (hcx + hw * 0.3 + o, top + hh * 0.7),
-                   (hcx + o, top + hh * 0.68), (hcx - hw * 0.3 + o, top + hh * 0.7)]
+            pts = [
+                (hcx - hw * 0.47 + o, top + hh * 0.52), (hcx - hw * 0.42 + o, top + hh * 0.84),
+                (hcx - hw * 0.18 + o, top + hh * 1.1), (hcx + o * 1.5, top + hh * 1.2),
+                (hcx + hw * 0.18 + o, top + hh * 1.1), (hcx + hw * 0.42 + o, top + hh * 0.84),
+                (hcx + hw * 0.47 + o, top + hh * 0.52), (hcx + hw * 0.3 + o, top + hh * 0.7),
+                (hcx + o, top + hh * 0.68), (hcx - hw * 0.3 + o, top + hh * 0.7),
+            ]
         else:
-            pts = [(hcx - f * rx * 0.05, top + hh * 0.55), (hcx + f * rx * 0.95, top + hh * 0.68),
-                   (hcx + f * rx * 1.05, top + hh * 0.95), (hcx + f * rx * 0.55, top + hh * 1.18),
-                   (hcx - f * rx * 0.15, top + hh * 0.95)]
+            pts = [
+                (hcx - f * rx * 0.05, top + hh * 0.55), (hcx + f * rx * 0.95, top + hh * 0.68),
+                (hcx + f * rx * 1.05, top + hh * 0.95), (hcx + f * rx * 0.55, top + hh * 1.18),
+                (hcx - f * rx * 0.15, top + hh * 0.95),
+            ]
         poly(d, pts, fill=bc, outline=ink, width=ow)
         if detail:
             mx = hcx + (f * rx * 0.75 if side else (look + turn * 1.3) * hw * 0.09)
-            d.line([(mx - hw * 0.12, mouth_y), (mx + hw * 0.12, mouth_y)], fill=darker(bc, 0.5),
-                   width=max(1, round(ow * 1.4)))
+            d.line(
+                [(mx - hw * 0.12, mouth_y), (mx + hw * 0.12, mouth_y)], fill=darker(bc, 0.5),
+                width=max(1, round(ow * 1.4)),
+            )
     if "mask" in cos:
         mc = col(cos["mask"])
         style = cos.get("mask_style", "eyes")
         if style == "full":
             poly(d, head, fill=mc, outline=ink, width=ow)
-            rect(d, hcx - hw * 0.36 + s_ * rx * 0.3, eye_y - hh * 0.07, hcx + hw * 0.36 + s_ * rx * 0.5,
-                 eye_y + hh * 0.07, fill=skin, radius=hh * 0.05)
+            rect(
+                d, hcx - hw * 0.36 + s_ * rx * 0.3, eye_y - hh * 0.07, hcx + hw * 0.36 + s_ * rx * 0.5,
+                eye_y + hh * 0.07, fill=skin, radius=hh * 0.05,
+            )
             if detail:
                 _eyes(d, hcx, hw, hh, eye_y, rx, s_, look + turn * 1.3, ow)
         elif style == "face":
             x0, x1 = (hcx - hw * 0.44, hcx + hw * 0.44) if not side else sorted((hcx, hcx + f * rx * 1.1))
             rect(d, x0, top + hh * 0.6, x1, top + hh * 0.95, fill=mc, outline=ink, width=ow, radius=hh * 0.08)
         else:
-            x0, x1 = (hcx - hw * 0.52, hcx + hw * 0.52) if not side else sorted((hcx - f * rx * 0.2, hcx + f * rx))
-            rect(d, x0, eye_y - hh * 0.09, x1, eye_y + hh * 0.07, fill=mc, outline=ink, width=ow, radius=hh * 0.06)
+            x0, x1 = (
+                (hcx - hw * 0.52, hcx + hw * 0.52) if not side else sorted((hcx - f * rx * 0.2, hcx + f * rx))
+            )
+            rect(
+                d, x0, eye_y - hh * 0.09, x1, eye_y + hh * 0.07, fill=mc, outline=ink, width=ow,
+                radius=hh * 0.06,
+            )
             if detail:
                 _eyes(d, hcx, hw, hh, eye_y, rx, s_, look + turn * 1.3, ow, holes=skin)
     if "glasses" in cos and detail:
@@ -695,19 +791,27 @@ def draw_figure(d, idn: Ident, cx: float, top: float, h: float, *, facing: float
         if not side:
             o = (look + turn * 1.3) * hw * 0.09
             for sgn in (-1, 1):
-                ellipse(d, hcx + sgn * hw * 0.21 + o, eye_y, hw * 0.15, hh * 0.08, fill=fill, outline=gc,
-                        width=ow * 1.2)
-            d.line([(hcx - hw * 0.07 + o, eye_y), (hcx + hw * 0.07 + o, eye_y)], fill=gc, width=max(1, round(ow)))
+                ellipse(
+                    d, hcx + sgn * hw * 0.21 + o, eye_y, hw * 0.15, hh * 0.08, fill=fill, outline=gc,
+                    width=ow * 1.2,
+                )
+            d.line(
+                [(hcx - hw * 0.07 + o, eye_y), (hcx + hw * 0.07 + o, eye_y)], fill=gc, width=max(1, round(ow))
+            )
         else:
             ellipse(d, hcx + f * rx * 0.62, eye_y, rx * 0.2, hh * 0.08, fill=fill, outline=gc, width=ow * 1.2)
-            d.line([(hcx + f * rx * 0.42, eye_y), (hcx - f * rx * 0.1, eye_y - hh * 0.02)], fill=gc,
-                   width=max(1, round(ow)))
+            d.line(
+                [(hcx + f * rx * 0.42, eye_y), (hcx - f * rx * 0.1, eye_y - hh * 0.02)], fill=gc,
+                width=max(1, round(ow)),
+            )
 
     # hair, hats, hood
     hat = cos.get("hat")
     if not hood and cos.get("mask_style") != "full":
-        _hair(d, idn, hcx - turn * hw * 0.05, top, hw, hh, rx, s_, hairc, accent, second, ow,
-              hat_override=col(hat) if hat else None, helmet=cos.get("hat_style") == "helmet")
+        _hair(
+            d, idn, hcx - turn * hw * 0.05, top, hw, hh, rx, s_, hairc, accent, second, ow,
+            hat_override=col(hat) if hat else None, hat_style=cos.get("hat_style"),
+        )
     if hood:
         hx = hcx - s_ * rx * 0.25 - turn * hw * 0.06
         hr = hw * 0.8 if not side else rx * 1.45
@@ -717,16 +821,20 @@ def draw_figure(d, idn: Ident, cx: float, top: float, h: float, *, facing: float
         else:
             arc(d, hx, hcy + hh * 0.04, hw * 0.72, hh * 0.62, 150, 390, fill=hood, width=hh * 0.22)
             arc(d, hx, hcy + hh * 0.04, hw * 0.72, hh * 0.62, 150, 390, fill=ink, width=ow)
-            arc(d, hx, hcy + hh * 0.04, hw * 0.72 - hh * 0.21, hh * 0.41, 150, 390, fill=darker(hood, 0.45),
-                width=ow * 1.5)
+            arc(
+                d, hx, hcy + hh * 0.04, hw * 0.72 - hh * 0.21, hh * 0.41, 150, 390, fill=darker(hood, 0.45),
+                width=ow * 1.5,
+            )
         if hat:
             _hat(d, hcx, top - hh * 0.1, hw, hh, s_, col(hat), accent, ow, cos.get("hat_style"))
     if "crown" in cos:
         cc = col(cos["crown"])
         base = top + hh * 0.12
-        pts = [(hcx - hw * 0.42, base), (hcx - hw * 0.42, base - hh * 0.2), (hcx - hw * 0.22, base - hh * 0.08),
-               (hcx, base - hh * 0.28), (hcx + hw * 0.22, base - hh * 0.08), (hcx + hw * 0.42, base - hh * 0.2),
-               (hcx + hw * 0.42, base)]
+        pts = [
+            (hcx - hw * 0.42, base), (hcx - hw * 0.42, base - hh * 0.2), (hcx - hw * 0.22, base - hh * 0.08),
+            (hcx, base - hh * 0.28), (hcx + hw * 0.22, base - hh * 0.08), (hcx + hw * 0.42, base - hh * 0.2),
+            (hcx + hw * 0.42, base),
+        ]
         poly(d, pts, fill=cc, outline=ink, width=ow)
     if "bandage" in cos:
         bc = col(cos["bandage"])
@@ -739,8 +847,10 @@ def draw_figure(d, idn: Ident, cx: float, top: float, h: float, *, facing: float
             if detail:
                 for k in (0.3, 0.55, 0.8):
                     xx = x0 + (x1 - x0) * k
-                    d.line([(xx - hh * 0.03, y0 + hh * 0.02), (xx + hh * 0.03, y0 + hh * 0.11)],
-                           fill=(170, 168, 160), width=max(1, round(ow * 0.7)))
+                    d.line(
+                        [(xx - hh * 0.03, y0 + hh * 0.02), (xx + hh * 0.03, y0 + hh * 0.11)],
+                        fill=(170, 168, 160), width=max(1, round(ow * 0.7)),
+                    )
         if on_arm:
             a = arms[0]
             for t in (0.35, 0.65):
@@ -749,15 +859,19 @@ def draw_figure(d, idn: Ident, cx: float, top: float, h: float, *, facing: float
     if "blood" in cos:
         bc = col(cos["blood"])
         sx = f if side else 1
-        for x, y, r in ((hcx + (f * rx * 0.4 if side else -hw * 0.3), top + hh * 0.35, hh * 0.09),
-                        (cx + sw * 0.3 * sx, sy + body * 0.12, lm * 0.9), (cx - sw * 0.35 * sx, sy + body * 0.3, lm * 0.7),
-                        (cx + hp * 0.2, hy - body * 0.05, lm * 0.6)):
+        for x, y, r in (
+            (hcx + (f * rx * 0.4 if side else -hw * 0.3), top + hh * 0.35, hh * 0.09),
+            (cx + sw * 0.3 * sx, sy + body * 0.12, lm * 0.9),
+            (cx - sw * 0.35 * sx, sy + body * 0.3, lm * 0.7), (cx + hp * 0.2, hy - body * 0.05, lm * 0.6),
+        ):
             _spot(d, rng, x, y, r, bc)
             d.line([(x, y), (x + r * 0.1, y + r * 2.2)], fill=bc, width=max(1, round(r * 0.35)))
     if "dirt" in cos:
         dc = col(cos["dirt"]) + (110,)
-        for x, y, r in ((hcx + hw * 0.2, top + hh * 0.7, hh * 0.1), (cx - sw * 0.4, sy + body * 0.2, lm * 1.2),
-                        (cx + sw * 0.4, hy - body * 0.02, lm), (cx - hp * 0.5, foot - body * 0.2, lm)):
+        for x, y, r in (
+            (hcx + hw * 0.2, top + hh * 0.7, hh * 0.1), (cx - sw * 0.4, sy + body * 0.2, lm * 1.2),
+            (cx + sw * 0.4, hy - body * 0.02, lm), (cx - hp * 0.5, foot - body * 0.2, lm),
+        ):
             ellipse(d, x, y, r, r * 0.6, fill=dc)
     if "wet" in cos:
         wc = col(cos["wet"])
@@ -768,10 +882,14 @@ def draw_figure(d, idn: Ident, cx: float, top: float, h: float, *, facing: float
             ln = hh * (0.18 + 0.25 * rng.random())
             d.line([(x, y), (x - ln * 0.12, y + ln)], fill=wc + (200,), width=max(1, round(ow)))
         for i in range(3):
-            ellipse(d, hcx + (i - 1) * hw * 0.35, top + hh * (1.05 + 0.1 * (i % 2)), hh * 0.035, hh * 0.055,
-                    fill=wc)
-    return {"head": (hcx - rx, top, hcx + rx, top + hh), "hand": arms[-1][-1], "foot": foot,
-            "box": (cx - sw * 1.8, top, cx + sw * 1.8, foot)}
+            ellipse(
+                d, hcx + (i - 1) * hw * 0.35, top + hh * (1.05 + 0.1 * (i % 2)), hh * 0.035, hh * 0.055,
+                fill=wc,
+            )
+    return {
+        "head": (hcx - rx, top, hcx + rx, top + hh), "hand": arms[-1][-1], "foot": foot,
+        "box": (cx - sw * 1.8, top, cx + sw * 1.8, foot),
+    }
 
 
 def _eyes(d, hcx, hw, hh, eye_y, rx, f, look, ow, holes=None) -> None:
@@ -779,10 +897,14 @@ def _eyes(d, hcx, hw, hh, eye_y, rx, f, look, ow, holes=None) -> None:
     dx = look * hw * 0.09
     xs = [hcx - hw * 0.21, hcx + hw * 0.21] if not f else [hcx + f * rx * 0.55]
     for i, x in enumerate(xs):
-        k = 1.0 if f or abs(look) < 1.0 else (0.8 if (i == 1) == (look > 0) else 1.0)  # the far eye is narrower
+        k = (
+            1.0 if f or abs(look) < 1.0 else (0.8 if (i == 1) == (look > 0) else 1.0)
+        )  # the far eye is narrower
         if big and not f:
-            ellipse(d, x + dx * 0.6, eye_y, hw * 0.1 * k, hh * 0.045, fill=holes or (250, 249, 244), outline=INK,
-                    width=ow * 0.8)
+            ellipse(
+                d, x + dx * 0.6, eye_y, hw * 0.1 * k, hh * 0.045, fill=holes or (250, 249, 244), outline=INK,
+                width=ow * 0.8,
+            )
             ellipse(d, x + dx, eye_y, hh * 0.028, hh * 0.03, fill=INK)
         elif holes:
             ellipse(d, x + dx * 0.5, eye_y, hw * 0.09, hh * 0.045, fill=holes)
@@ -800,43 +922,71 @@ def _face(d, hcx, hw, hh, eye_y, mouth_y, rx, f, look, mouth, ow, skin) -> None:
     if not f:
         for sgn in (-1, 1):
             x = hcx + sgn * hw * 0.21 + dx * 0.6
-            d.line([(x - hw * 0.1, eye_y - hh * 0.085), (x + hw * 0.1, eye_y - hh * 0.095 - sgn * hh * 0.005)],
-                   fill=INK, width=lwid)
+            d.line(
+                [(x - hw * 0.1, eye_y - hh * 0.085), (x + hw * 0.1, eye_y - hh * 0.095 - sgn * hh * 0.005)],
+                fill=INK, width=lwid,
+            )
         nx = hcx + dx * 1.3
         tip = hw * (0.05 + 0.05 * max(-1.0, min(1.0, look)))
-        d.line([(nx, eye_y + hh * 0.03), (nx + tip, eye_y + hh * 0.15), (nx - hw * 0.03 + tip * 0.3, eye_y + hh * 0.17)],
-               fill=darker(skin, 0.45), width=lwid, joint="curve")
+        d.line([
+            (nx, eye_y + hh * 0.03), (nx + tip, eye_y + hh * 0.15),
+            (nx - hw * 0.03 + tip * 0.3, eye_y + hh * 0.17),
+        ], fill=darker(skin, 0.45), width=lwid, joint="curve")
         mx = hcx + dx
         if mouth:
             ellipse(d, mx, mouth_y, hw * 0.1, hh * 0.045, fill=(96, 40, 40), outline=INK, width=ow * 0.8)
         else:
-            d.line([(mx - hw * 0.12, mouth_y - hh * 0.005), (mx, mouth_y + hh * 0.012), (mx + hw * 0.12,
-                    mouth_y - hh * 0.005)], fill=darker(skin, 0.55), width=lwid, joint="curve")
+            d.line([
+                (mx - hw * 0.12, mouth_y - hh * 0.005), (mx, mouth_y + hh * 0.012),
+                (mx + hw * 0.12, mouth_y - hh * 0.005),
+            ], fill=darker(skin, 0.55), width=lwid, joint="curve")
     else:
         ex = hcx + f * rx * 0.55
-        d.line([(ex - f * hw * 0.08, eye_y - hh * 0.09), (ex + f * hw * 0.1, eye_y - hh * 0.1)], fill=INK,
-               width=lwid)
+        d.line(
+            [(ex - f * hw * 0.08, eye_y - hh * 0.09), (ex + f * hw * 0.1, eye_y - hh * 0.1)], fill=INK,
+            width=lwid,
+        )
         mx = hcx + f * rx * 0.72
         if mouth:
             ellipse(d, mx, mouth_y, hw * 0.06, hh * 0.04, fill=(96, 40, 40))
         else:
-            d.line([(mx - f * hw * 0.1, mouth_y), (mx + f * hw * 0.08, mouth_y - hh * 0.01)],
-                   fill=darker(skin, 0.55), width=lwid)
+            d.line(
+                [(mx - f * hw * 0.1, mouth_y), (mx + f * hw * 0.08, mouth_y - hh * 0.01)],
+                fill=darker(skin, 0.55), width=lwid,
+            )
 
 
 def _hat(d, hcx, top, hw, hh, f, colour, accent, ow, style) -> None:
     if style == "helmet":
         chord(d, hcx, top + hh * 0.42, hw * 0.6, hh * 0.5, 180, 360, fill=colour, outline=INK, width=ow)
-        rect(d, hcx - hw * 0.66, top + hh * 0.36, hcx + hw * 0.66, top + hh * 0.45, fill=darker(colour, 0.2),
-             outline=INK, width=ow)
+        rect(
+            d, hcx - hw * 0.66, top + hh * 0.36, hcx + hw * 0.66, top + hh * 0.45, fill=darker(colour, 0.2),
+            outline=INK, width=ow,
+        )
         return
-    rect(d, hcx - hw * 0.42, top - hh * 0.28, hcx + hw * 0.42, top + hh * 0.24, fill=colour, outline=INK,
-         width=ow, radius=hw * 0.15)
+    if style in ("cap", "beanie"):
+        ry = hh * (0.48 if style == "cap" else 0.56)
+        chord(d, hcx, top + hh * 0.42, hw * 0.58, ry, 180, 360, fill=colour, outline=INK, width=ow)
+        if style == "cap":
+            bx, brx = (hcx + f * hw * 0.5, hw * 0.4) if f else (hcx, hw * 0.56)
+            ellipse(d, bx, top + hh * 0.4, brx, hh * 0.06, fill=darker(colour, 0.25), outline=INK, width=ow)
+        else:
+            rect(d, hcx - hw * 0.6, top + hh * 0.28, hcx + hw * 0.6, top + hh * 0.42,
+                 fill=darker(colour, 0.2), outline=INK, width=ow, radius=hh * 0.05)
+        return
+    rect(
+        d, hcx - hw * 0.42, top - hh * 0.28, hcx + hw * 0.42, top + hh * 0.24, fill=colour, outline=INK,
+        width=ow, radius=hw * 0.15,
+    )
     rect(d, hcx - hw * 0.42, top + hh * 0.1, hcx + hw * 0.42, top + hh * 0.2, fill=accent)
-    ellipse(d, hcx + f * hw * 0.05, top + hh * 0.24, hw * 0.88, hh * 0.085, fill=colour, outline=INK, width=ow)
+    ellipse(
+        d, hcx + f * hw * 0.05, top + hh * 0.24, hw * 0.88, hh * 0.085, fill=colour, outline=INK, width=ow
+    )
 
 
-def _hair(d, idn, hcx, top, hw, hh, rx, f, hairc, accent, second, ow, hat_override=None, helmet=False) -> None:
+def _hair(
+    d, idn, hcx, top, hw, hh, rx, f, hairc, accent, second, ow, hat_override=None, hat_style=None
+) -> None:
     """Hair or the identity's hat; ``f`` is the profile direction (0 front)."""
     style = idn.hair
     ox = -f * rx * 0.1
@@ -851,28 +1001,42 @@ def _hair(d, idn, hcx, top, hw, hh, rx, f, hairc, accent, second, ow, hat_overri
 
     if hat_override is not None:
         back_hair()
-        _hat(d, hcx, top, hw, hh, f, hat_override, accent, ow, "helmet" if helmet else None)
+        _hat(d, hcx, top, hw, hh, f, hat_override, accent, ow, hat_style)
         return
     if style == "bald":
-        for sgn in ((-1, 1) if not f else (-f,)):
-            ellipse(d, hcx + sgn * rx * (0.92 if not f else 0.5), top + hh * 0.5, hw * 0.07, hh * 0.12, fill=hairc,
-                    outline=INK, width=ow * 0.7)
+        for sgn in (-1, 1) if not f else (-f,):
+            ellipse(
+                d, hcx + sgn * rx * (0.92 if not f else 0.5), top + hh * 0.5, hw * 0.07, hh * 0.12,
+                fill=hairc, outline=INK, width=ow * 0.7,
+            )
         return
     if style in ("cap", "beanie"):
         if style == "cap":
             back_hair()
-            chord(d, hcx + ox, top + hh * 0.4, cap_rx * 0.98, hh * 0.48, 180, 360, fill=accent, outline=INK, width=ow)
+            chord(
+                d, hcx + ox, top + hh * 0.4, cap_rx * 0.98, hh * 0.48, 180, 360, fill=accent, outline=INK,
+                width=ow,
+            )
             if f:
-                ellipse(d, hcx + f * rx * 0.95, top + hh * 0.38, hw * 0.4, hh * 0.055, fill=darker(accent, 0.25),
-                        outline=INK, width=ow)
+                ellipse(
+                    d, hcx + f * rx * 0.95, top + hh * 0.38, hw * 0.4, hh * 0.055, fill=darker(accent, 0.25),
+                    outline=INK, width=ow,
+                )
             else:
-                ellipse(d, hcx, top + hh * 0.39, hw * 0.56, hh * 0.07, fill=darker(accent, 0.25), outline=INK,
-                        width=ow)
+                ellipse(
+                    d, hcx, top + hh * 0.39, hw * 0.56, hh * 0.07, fill=darker(accent, 0.25), outline=INK,
+                    width=ow,
+                )
         else:
             back_hair()
-            chord(d, hcx + ox, top + hh * 0.4, cap_rx * 1.02, hh * 0.56, 180, 360, fill=accent, outline=INK, width=ow)
-            rect(d, hcx + ox - cap_rx * 1.02, top + hh * 0.27, hcx + ox + cap_rx * 1.02, top + hh * 0.42,
-                 fill=darker(accent, 0.2), outline=INK, width=ow, radius=hh * 0.05)
+            chord(
+                d, hcx + ox, top + hh * 0.4, cap_rx * 1.02, hh * 0.56, 180, 360, fill=accent, outline=INK,
+                width=ow,
+            )
+            rect(
+                d, hcx + ox - cap_rx * 1.02, top + hh * 0.27, hcx + ox + cap_rx * 1.02, top + hh * 0.42,
+                fill=darker(accent, 0.2), outline=INK, width=ow, radius=hh * 0.05,
+            )
             ellipse(d, hcx + ox, top - hh * 0.17, hh * 0.09, hh * 0.09, fill=accent, outline=INK, width=ow)
         return
     if style == "hat":
@@ -890,17 +1054,23 @@ def _hair(d, idn, hcx, top, hw, hh, rx, f, hairc, accent, second, ow, hat_overri
     chord(d, hcx + ox, top + hh * 0.38, cap_rx, hh * 0.42, 180, 360, fill=hairc, outline=INK, width=ow)
     if f:  # the hair falls to the nape
         start, end = (90, 200) if f > 0 else (340, 450)
-        chord(d, hcx + ox * 0.5, top + hh * 0.45, rx * 1.03, hh * 0.48, start, end, fill=hairc, outline=INK,
-              width=ow)
+        chord(
+            d, hcx + ox * 0.5, top + hh * 0.45, rx * 1.03, hh * 0.48, start, end, fill=hairc, outline=INK,
+            width=ow,
+        )
     if style == "spiky":
         for i in range(5):
             x = hcx + ox + (i - 2) * cap_rx * 0.36
             y = top + hh * 0.05 + abs(i - 2) * hh * 0.05
-            poly(d, [(x - hh * 0.08, y + hh * 0.06), (x + hh * 0.02, y - hh * 0.16), (x + hh * 0.08, y + hh * 0.06)],
-                 fill=hairc, outline=INK, width=ow)
+            poly(d, [
+                (x - hh * 0.08, y + hh * 0.06), (x + hh * 0.02, y - hh * 0.16),
+                (x + hh * 0.08, y + hh * 0.06),
+            ], fill=hairc, outline=INK, width=ow)
     if not f and style in ("short", "spiky", "long", "bob", "bun", "ponytail"):  # a parting
-        d.line([(hcx - hw * 0.12, top + hh * 0.02), (hcx - hw * 0.2, top + hh * 0.3)], fill=darker(hairc, 0.4),
-               width=max(1, round(ow)))
+        d.line(
+            [(hcx - hw * 0.12, top + hh * 0.02), (hcx - hw * 0.2, top + hh * 0.3)], fill=darker(hairc, 0.4),
+            width=max(1, round(ow)),
+        )
 
 
 # --- props --------------------------------------------------------------------------------------------------
@@ -915,8 +1085,11 @@ _PROPS: tuple[tuple[str, str], ...] = (
     ("bottle", r"bottles?|flask|vial|potion|whisky|whiskey|beer|jar"),
     ("key", r"keys?|keycard"),
     ("car", r"cars?|truck|van|taxi|cab|jeep|bus|motorcycle|motorbike|vehicle|sedan|limo|limousine"),
-    ("letter", r"letters?|envelope|note|notes|message|telegram|postcard|invitation|documents?|papers?|"
-               r"contract|photos?|photograph|map|file|folder|ticket|newspaper|page"),
+    (
+        "letter",
+        r"letters?|envelope|note|notes|message|telegram|postcard|invitation|documents?|papers?|"
+        r"contract|photos?|photograph|map|file|folder|ticket|newspaper|page",
+    ),
     ("bag", r"bag|suitcase|briefcase|case|backpack|satchel|purse|luggage|handbag"),
     ("box", r"box|crate|chest|package|parcel|safe|trunk|casket|coffin"),
     ("clock", r"clock|watch|timer|stopwatch|hourglass"),
@@ -940,8 +1113,10 @@ def prop_kind(name) -> str:
     return best
 
 
-def draw_prop(d, name: str, cx: float, cy: float, size: float, *, dim=None, lw: float | None = None,
-              label_font=None, shadow: bool = True) -> None:
+def draw_prop(
+    d, name: str, cx: float, cy: float, size: float, *, dim=None, lw: float | None = None, label_font=None,
+    shadow: bool = True,
+) -> None:
     """Draw prop ``name`` as a simple icon filling about ``size`` pixels square, centred on (cx, cy)."""
     kind = prop_kind(name)
     idn = ident(name, "prop")
@@ -961,7 +1136,10 @@ def draw_prop(d, name: str, cx: float, cy: float, size: float, *, dim=None, lw: 
         return [(cx + x * s, cy + y * s) for x, y in pts]
 
     def R(x0, y0, x1, y1, fill, r=0.0, outline=ink):  # noqa: N802
-        rect(d, cx + x0 * s, cy + y0 * s, cx + x1 * s, cy + y1 * s, fill=fill, outline=outline, width=ow, radius=r * s)
+        rect(
+            d, cx + x0 * s, cy + y0 * s, cx + x1 * s, cy + y1 * s, fill=fill, outline=outline, width=ow,
+            radius=r * s,
+        )
 
     def E(x, y, rx, ry, fill, outline=ink):  # noqa: N802
         ellipse(d, cx + x * s, cy + y * s, rx * s, ry * s, fill=fill, outline=outline, width=ow)
@@ -971,8 +1149,10 @@ def draw_prop(d, name: str, cx: float, cy: float, size: float, *, dim=None, lw: 
     if kind == "gun":
         R(-0.3, -0.16, 0.42, -0.02, metal, 0.02)
         R(-0.3, -0.2, 0.3, -0.12, darker(metal, 0.2), 0.02)
-        poly(d, P((-0.28, -0.03), (-0.06, -0.03), (-0.12, 0.34), (-0.38, 0.31)), fill=darker(main, 0.35),
-             outline=ink, width=ow)
+        poly(
+            d, P((-0.28, -0.03), (-0.06, -0.03), (-0.12, 0.34), (-0.38, 0.31)), fill=darker(main, 0.35),
+            outline=ink, width=ow,
+        )
         arc(d, cx + 0.0 * s, cy + 0.02 * s, 0.09 * s, 0.1 * s, 0, 180, ink, ow * 1.5)
         d.line(P((0.0, -0.02), (0.02, 0.07)), fill=ink, width=max(1, round(ow * 1.5)))
     elif kind == "sword":
@@ -984,22 +1164,34 @@ def draw_prop(d, name: str, cx: float, cy: float, size: float, *, dim=None, lw: 
         def T(*pts):  # noqa: N802 - rotated
             return [(cx + (x * ca - y * sa) * s, cy + (x * sa + y * ca) * s) for x, y in pts]
 
-        poly(d, T((0, -0.5 * k), (0.05, -0.4 * k), (0.05, 0.16), (-0.05, 0.16), (-0.05, -0.4 * k)),
-             fill=col((206, 210, 216)), outline=ink, width=ow)
+        poly(
+            d, T((0, -0.5 * k), (0.05, -0.4 * k), (0.05, 0.16), (-0.05, 0.16), (-0.05, -0.4 * k)),
+            fill=col((206, 210, 216)), outline=ink, width=ow,
+        )
         d.line(T((0, -0.42 * k), (0, 0.14)), fill=col((150, 154, 160)), width=max(1, round(ow)))
-        poly(d, T((-0.2, 0.16), (0.2, 0.16), (0.2, 0.22), (-0.2, 0.22)), fill=col((190, 150, 60)), outline=ink, width=ow)
-        poly(d, T((-0.035, 0.22), (0.035, 0.22), (0.035, 0.4), (-0.035, 0.4)), fill=darker(main, 0.3), outline=ink,
-             width=ow)
-        (px, py), = T((0, 0.44))
+        poly(
+            d, T((-0.2, 0.16), (0.2, 0.16), (0.2, 0.22), (-0.2, 0.22)), fill=col((190, 150, 60)), outline=ink,
+            width=ow,
+        )
+        poly(
+            d, T((-0.035, 0.22), (0.035, 0.22), (0.035, 0.4), (-0.035, 0.4)), fill=darker(main, 0.3),
+            outline=ink, width=ow,
+        )
+        ((px, py),) = T((0, 0.44))
         ellipse(d, px, py, 0.05 * s, 0.05 * s, fill=col((190, 150, 60)), outline=ink, width=ow)
     elif kind == "phone":
         R(-0.19, -0.4, 0.19, 0.4, col((40, 40, 46)), 0.05)
         R(-0.16, -0.34, 0.16, 0.32, col((176, 206, 232)), 0.02)
         R(-0.05, -0.38, 0.05, -0.365, col((20, 20, 22)), 0.0, outline=None)
         for i in range(3):
-            R(-0.12, -0.26 + i * 0.1, 0.1 - i * 0.05, -0.22 + i * 0.1, col((120, 150, 180)), 0.01, outline=None)
+            R(
+                -0.12, -0.26 + i * 0.1, 0.1 - i * 0.05, -0.22 + i * 0.1, col((120, 150, 180)), 0.01,
+                outline=None,
+            )
     elif kind == "book":
-        poly(d, P((0.28, -0.36), (0.35, -0.31), (0.35, 0.41), (0.28, 0.38)), fill=paper, outline=ink, width=ow)
+        poly(
+            d, P((0.28, -0.36), (0.35, -0.31), (0.35, 0.41), (0.28, 0.38)), fill=paper, outline=ink, width=ow
+        )
         poly(d, P((-0.3, 0.38), (0.28, 0.38), (0.35, 0.41), (-0.23, 0.41)), fill=paper, outline=ink, width=ow)
         R(-0.3, -0.38, 0.28, 0.38, main, 0.02)
         R(-0.3, -0.38, -0.22, 0.38, darker(main, 0.3), 0.0)
@@ -1009,14 +1201,21 @@ def draw_prop(d, name: str, cx: float, cy: float, size: float, *, dim=None, lw: 
         if re.search(r"candle", low):
             E(0, -0.2, 0.1, 0.14, LIGHT + (90,), outline=None)
             R(-0.07, -0.1, 0.07, 0.32, col((240, 232, 210)), 0.01)
-            poly(d, P((0, -0.32), (0.04, -0.18), (0, -0.12), (-0.04, -0.18)), fill=col((250, 180, 70)), outline=ink,
-                 width=ow)
+            poly(
+                d, P((0, -0.32), (0.04, -0.18), (0, -0.12), (-0.04, -0.18)), fill=col((250, 180, 70)),
+                outline=ink, width=ow,
+            )
             E(0, 0.33, 0.2, 0.05, metal)
-        elif re.search(r"\blamp", low) and not re.search(r"oil|lantern|hurricane|storm|paraffin|kerosene", low):
+        elif re.search(r"\blamp", low) and not re.search(
+            r"oil|lantern|hurricane|storm|paraffin|kerosene", low
+        ):
             d.line(P((0, -0.1), (0, 0.32)), fill=ink, width=max(1, round(ow * 2.5)))
             E(0, 0.35, 0.18, 0.05, darker(main, 0.3))
             E(0, 0.02, 0.3, 0.16, LIGHT + (70,), outline=None)
-            poly(d, P((-0.14, -0.4), (0.14, -0.4), (0.27, -0.08), (-0.27, -0.08)), fill=main, outline=ink, width=ow)
+            poly(
+                d, P((-0.14, -0.4), (0.14, -0.4), (0.27, -0.08), (-0.27, -0.08)), fill=main, outline=ink,
+                width=ow,
+            )
         elif re.search(r"flashlight|torch", low):
             poly(d, P((0.1, -0.06), (0.5, -0.3), (0.5, 0.3), (0.1, 0.06)), fill=LIGHT + (90,))
             R(-0.4, -0.06, 0.02, 0.06, metal, 0.02)
@@ -1024,7 +1223,10 @@ def draw_prop(d, name: str, cx: float, cy: float, size: float, *, dim=None, lw: 
         else:  # lantern
             E(0, 0.02, 0.34, 0.34, LIGHT + (70,), outline=None)
             arc(d, cx, cy - s * 0.36, s * 0.1, s * 0.08, 180, 360, ink, ow * 1.5)
-            poly(d, P((-0.18, -0.22), (0.18, -0.22), (0.1, -0.34), (-0.1, -0.34)), fill=metal, outline=ink, width=ow)
+            poly(
+                d, P((-0.18, -0.22), (0.18, -0.22), (0.1, -0.34), (-0.1, -0.34)), fill=metal, outline=ink,
+                width=ow,
+            )
             R(-0.15, -0.22, 0.15, 0.24, col((255, 226, 150)), 0.02)
             for x in (-0.15, 0.0, 0.15):
                 d.line(P((x, -0.22), (x, 0.24)), fill=ink, width=max(1, round(ow)))
@@ -1032,8 +1234,10 @@ def draw_prop(d, name: str, cx: float, cy: float, size: float, *, dim=None, lw: 
             R(-0.2, 0.24, 0.2, 0.32, metal, 0.02)
     elif kind == "cup":
         if re.search(r"wine|glass|goblet|chalice", low):
-            chord(d, cx, cy - s * 0.2, s * 0.2, s * 0.22, 0, 180, fill=col((150, 30, 50)) if "wine" in low else
-                  col((210, 226, 232)), outline=ink, width=ow)
+            chord(
+                d, cx, cy - s * 0.2, s * 0.2, s * 0.22, 0, 180,
+                fill=col((150, 30, 50)) if "wine" in low else col((210, 226, 232)), outline=ink, width=ow,
+            )
             arc(d, cx, cy - s * 0.2, s * 0.2, s * 0.22, 180, 360, ink, ow)
             d.line(P((0, 0.02), (0, 0.3)), fill=ink, width=max(1, round(ow * 1.6)))
             E(0, 0.32, 0.14, 0.04, col((210, 226, 232)))
@@ -1043,8 +1247,10 @@ def draw_prop(d, name: str, cx: float, cy: float, size: float, *, dim=None, lw: 
             R(-0.12, -0.02, 0.1, 0.1, acc, 0.0, outline=None)
             for i in range(3):
                 x = -0.1 + i * 0.1
-                d.line(P((x, -0.26), (x + 0.03, -0.33), (x, -0.4)), fill=(120, 120, 120, 160),
-                       width=max(1, round(ow)), joint="curve")
+                d.line(
+                    P((x, -0.26), (x + 0.03, -0.33), (x, -0.4)), fill=(120, 120, 120, 160),
+                    width=max(1, round(ow)), joint="curve",
+                )
     elif kind == "bottle":
         R(-0.16, -0.12, 0.16, 0.42, col((70, 110, 70)) if "potion" not in low else main, 0.06)
         R(-0.06, -0.38, 0.06, -0.1, col((70, 110, 70)) if "potion" not in low else main, 0.02)
@@ -1059,37 +1265,67 @@ def draw_prop(d, name: str, cx: float, cy: float, size: float, *, dim=None, lw: 
             return [(cx + (x * ca - y * sa) * s, cy + (x * sa + y * ca) * s) for x, y in pts]
 
         gold = col((198, 164, 70))
-        poly(d, T((-0.16, -0.04), (0.44, -0.04), (0.44, 0.04), (-0.16, 0.04)), fill=gold, outline=ink, width=ow)
+        poly(
+            d, T((-0.16, -0.04), (0.44, -0.04), (0.44, 0.04), (-0.16, 0.04)), fill=gold, outline=ink, width=ow
+        )
         for x0 in (0.26, 0.36):
-            poly(d, T((x0, 0.04), (x0 + 0.06, 0.04), (x0 + 0.06, 0.14), (x0, 0.14)), fill=gold, outline=ink, width=ow)
-        (bx, by), = T((-0.26, 0))
+            poly(
+                d, T((x0, 0.04), (x0 + 0.06, 0.04), (x0 + 0.06, 0.14), (x0, 0.14)), fill=gold, outline=ink,
+                width=ow,
+            )
+        ((bx, by),) = T((-0.26, 0))
         ellipse(d, bx, by, s * 0.17, s * 0.17, fill=gold, outline=ink, width=ow)
         ellipse(d, bx, by, s * 0.06, s * 0.06, fill=PAPER, outline=ink, width=ow)
     elif kind == "car":
-        poly(d, P((-0.46, 0.16), (-0.46, -0.02), (-0.3, -0.06), (-0.16, -0.24), (0.18, -0.24), (0.3, -0.06),
-                  (0.46, -0.02), (0.46, 0.16)), fill=main, outline=ink, width=ow)
-        poly(d, P((-0.13, -0.2), (0.0, -0.2), (0.0, -0.06), (-0.25, -0.06)), fill=col((196, 214, 226)), outline=ink,
-             width=ow)
-        poly(d, P((0.03, -0.2), (0.16, -0.2), (0.26, -0.06), (0.03, -0.06)), fill=col((196, 214, 226)), outline=ink,
-             width=ow)
+        poly(
+            d,
+            P(
+                (-0.46, 0.16), (-0.46, -0.02), (-0.3, -0.06), (-0.16, -0.24), (0.18, -0.24), (0.3, -0.06),
+                (0.46, -0.02), (0.46, 0.16),
+            ),
+            fill=main,
+            outline=ink,
+            width=ow,
+        )
+        poly(
+            d, P((-0.13, -0.2), (0.0, -0.2), (0.0, -0.06), (-0.25, -0.06)), fill=col((196, 214, 226)),
+            outline=ink, width=ow,
+        )
+        poly(
+            d, P((0.03, -0.2), (0.16, -0.2), (0.26, -0.06), (0.03, -0.06)), fill=col((196, 214, 226)),
+            outline=ink, width=ow,
+        )
         for x in (-0.28, 0.28):
             E(x, 0.16, 0.1, 0.1, col((36, 36, 40)))
             E(x, 0.16, 0.04, 0.04, col((170, 170, 176)))
         R(0.4, -0.01, 0.46, 0.04, LIGHT, 0.0)
     elif kind == "letter":
         if re.search(r"\bmap\b", low):
-            poly(d, P((-0.42, -0.28), (-0.14, -0.24), (0.14, -0.3), (0.42, -0.26), (0.42, 0.3), (0.14, 0.26),
-                      (-0.14, 0.32), (-0.42, 0.28)), fill=paper, outline=ink, width=ow)
+            poly(
+                d,
+                P(
+                    (-0.42, -0.28), (-0.14, -0.24), (0.14, -0.3), (0.42, -0.26), (0.42, 0.3), (0.14, 0.26),
+                    (-0.14, 0.32), (-0.42, 0.28),
+                ),
+                fill=paper,
+                outline=ink,
+                width=ow,
+            )
             for x in (-0.14, 0.14):
                 d.line(P((x, -0.27), (x, 0.29)), fill=(170, 160, 140), width=max(1, round(ow)))
-            d.line(P((-0.32, 0.18), (-0.15, 0.05), (0.05, 0.1), (0.22, -0.1)), fill=col((170, 50, 40)),
-                   width=max(1, round(ow * 1.4)))
+            d.line(
+                P((-0.32, 0.18), (-0.15, 0.05), (0.05, 0.1), (0.22, -0.1)), fill=col((170, 50, 40)),
+                width=max(1, round(ow * 1.4)),
+            )
             d.line(P((0.2, -0.18), (0.3, -0.08)), fill=col((170, 50, 40)), width=max(1, round(ow * 2)))
             d.line(P((0.3, -0.18), (0.2, -0.08)), fill=col((170, 50, 40)), width=max(1, round(ow * 2)))
         elif re.search(r"photo", low):
             R(-0.36, -0.28, 0.36, 0.28, col((250, 250, 246)), 0.0)
             R(-0.3, -0.22, 0.3, 0.18, col((150, 160, 168)), 0.0)
-            poly(d, P((-0.3, 0.18), (-0.1, -0.05), (0.05, 0.08), (0.15, 0.0), (0.3, 0.18)), fill=col((96, 104, 110)))
+            poly(
+                d, P((-0.3, 0.18), (-0.1, -0.05), (0.05, 0.08), (0.15, 0.0), (0.3, 0.18)),
+                fill=col((96, 104, 110)),
+            )
             E(0.18, -0.12, 0.04, 0.04, col((230, 230, 220)), outline=None)
         elif re.search(r"envelope|letter|invitation|postcard|telegram", low):
             R(-0.42, -0.27, 0.42, 0.27, paper, 0.01)
@@ -1100,8 +1336,10 @@ def draw_prop(d, name: str, cx: float, cy: float, size: float, *, dim=None, lw: 
             R(-0.3, -0.4, 0.3, 0.4, paper, 0.0)
             for i in range(7):
                 w = 0.44 if i % 3 != 2 else 0.28
-                d.line(P((-0.22, -0.28 + i * 0.1), (-0.22 + w, -0.28 + i * 0.1)), fill=(150, 146, 138),
-                       width=max(1, round(ow)))
+                d.line(
+                    P((-0.22, -0.28 + i * 0.1), (-0.22 + w, -0.28 + i * 0.1)), fill=(150, 146, 138),
+                    width=max(1, round(ow)),
+                )
     elif kind == "bag":
         arc(d, cx, cy - s * 0.2, s * 0.12, s * 0.1, 180, 360, ink, s * 0.04)
         R(-0.4, -0.2, 0.4, 0.3, darker(main, 0.2), 0.04)
@@ -1115,8 +1353,10 @@ def draw_prop(d, name: str, cx: float, cy: float, size: float, *, dim=None, lw: 
         E(0, 0, 0.25, 0.25, paper)
         for i in range(12):
             a = i * math.pi / 6
-            d.line(P((0.2 * math.cos(a), 0.2 * math.sin(a)), (0.24 * math.cos(a), 0.24 * math.sin(a))), fill=ink,
-                   width=max(1, round(ow)))
+            d.line(
+                P((0.2 * math.cos(a), 0.2 * math.sin(a)), (0.24 * math.cos(a), 0.24 * math.sin(a))), fill=ink,
+                width=max(1, round(ow)),
+            )
         d.line(P((0, 0), (0, -0.17)), fill=ink, width=max(1, round(ow * 1.6)))
         d.line(P((0, 0), (0.12, 0.05)), fill=ink, width=max(1, round(ow * 1.6)))
     elif kind == "ring":
@@ -1131,8 +1371,10 @@ def draw_prop(d, name: str, cx: float, cy: float, size: float, *, dim=None, lw: 
         else:
             arc(d, cx, cy + s * 0.05, s * 0.26, s * 0.22, 0, 360, ink, ow * 1)
             arc(d, cx, cy + s * 0.05, s * 0.25, s * 0.21, 0, 360, gold, s * 0.06)
-            poly(d, P((0, -0.32), (0.1, -0.22), (0, -0.12), (-0.1, -0.22)), fill=col((170, 214, 236)), outline=ink,
-                 width=ow)
+            poly(
+                d, P((0, -0.32), (0.1, -0.22), (0, -0.12), (-0.1, -0.22)), fill=col((170, 214, 236)),
+                outline=ink, width=ow,
+            )
     elif kind == "camera":
         R(-0.4, -0.2, 0.4, 0.26, col((46, 46, 50)), 0.04)
         R(-0.24, -0.3, -0.02, -0.2, col((46, 46, 50)), 0.02)
@@ -1141,7 +1383,10 @@ def draw_prop(d, name: str, cx: float, cy: float, size: float, *, dim=None, lw: 
         R(0.24, -0.16, 0.34, -0.1, acc, 0.0)
     elif kind == "money":
         for i in range(3):
-            R(-0.38 + i * 0.03, -0.16 + i * 0.06, 0.34 + i * 0.03, 0.12 + i * 0.06, col((150, 184, 140)), 0.01)
+            R(
+                -0.38 + i * 0.03, -0.16 + i * 0.06, 0.34 + i * 0.03, 0.12 + i * 0.06, col((150, 184, 140)),
+                0.01,
+            )
         E(-0.0, 0.14, 0.07, 0.07, col((110, 150, 100)))
     elif kind == "boat":
         poly(d, P((-0.46, 0.02), (0.46, 0.02), (0.34, 0.2), (-0.36, 0.2)), fill=main, outline=ink, width=ow)
@@ -1151,12 +1396,16 @@ def draw_prop(d, name: str, cx: float, cy: float, size: float, *, dim=None, lw: 
             poly(d, P((0.02, -0.42), (0.3, -0.02), (0.02, -0.02)), fill=paper, outline=ink, width=ow)
         else:
             for x in (-0.2, 0.16):
-                d.line(P((x, 0.02), (x - 0.16, -0.14)), fill=col((130, 100, 70)), width=max(1, round(ow * 1.8)))
+                d.line(
+                    P((x, 0.02), (x - 0.16, -0.14)), fill=col((130, 100, 70)), width=max(1, round(ow * 1.8))
+                )
         for x in (-0.2, 0.0, 0.2):
             d.line(P((x - 0.04, 0.26), (x + 0.04, 0.26)), fill=(90, 120, 170, 160), width=max(1, round(ow)))
     elif kind == "flower":
-        d.line(P((0, 0.42), (0.02, 0.0), (0, -0.12)), fill=col((60, 120, 60)), width=max(1, round(ow * 2)),
-               joint="curve")
+        d.line(
+            P((0, 0.42), (0.02, 0.0), (0, -0.12)), fill=col((60, 120, 60)), width=max(1, round(ow * 2)),
+            joint="curve",
+        )
         E(0.1, 0.2, 0.09, 0.04, col((80, 140, 70)))
         for i in range(6):
             a = i * math.pi / 3
@@ -1164,10 +1413,14 @@ def draw_prop(d, name: str, cx: float, cy: float, size: float, *, dim=None, lw: 
         E(0, -0.2, 0.06, 0.06, col((230, 190, 70)))
     else:
         box = kind == "box" and bool(re.search(r"chest|trunk", low))
-        poly(d, P((-0.34, -0.18), (-0.2, -0.3), (0.42, -0.3), (0.3, -0.18)), fill=lighter(main, 0.25), outline=ink,
-             width=ow)
-        poly(d, P((0.3, -0.18), (0.42, -0.3), (0.42, 0.26), (0.3, 0.38)), fill=darker(main, 0.25), outline=ink,
-             width=ow)
+        poly(
+            d, P((-0.34, -0.18), (-0.2, -0.3), (0.42, -0.3), (0.3, -0.18)), fill=lighter(main, 0.25),
+            outline=ink, width=ow,
+        )
+        poly(
+            d, P((0.3, -0.18), (0.42, -0.3), (0.42, 0.26), (0.3, 0.38)), fill=darker(main, 0.25), outline=ink,
+            width=ow,
+        )
         R(-0.34, -0.18, 0.3, 0.38, main, 0.0)
         if box:
             d.line(P((-0.34, -0.04), (0.3, -0.04)), fill=ink, width=max(1, round(ow)))
@@ -1177,5 +1430,7 @@ def draw_prop(d, name: str, cx: float, cy: float, size: float, *, dim=None, lw: 
         else:
             R(-0.28, 0.02, 0.24, 0.22, paper, 0.0)
             fnt = label_font or font(s * 0.075, "cond")
-            d.text((cx - s * 0.02, cy + s * 0.12), ellipsize(fnt, clean(name).upper() or "PROP", s * 0.48),
-                   font=fnt, fill=INK, anchor="mm")
+            d.text(
+                (cx - s * 0.02, cy + s * 0.12), ellipsize(fnt, clean(name).upper() or "PROP", s * 0.48),
+                font=fnt, fill=INK, anchor="mm",
+            )
