@@ -14,7 +14,7 @@ from storyreel.film import dto
 from storyreel.film.models import DialogueLine, Film, Scene, SceneOutline, SceneScript
 from storyreel.inputs import fountain
 from storyreel.steps.base import Read, Step
-from storyreel.steps.context import StepContext
+from storyreel.steps.context import FPS, StepContext
 from storyreel.steps.prompts import outline as outline_prompt
 from storyreel.steps.prompts import screenplay as screenplay_prompt
 from storyreel.steps.prompts import visual_script as visual_prompt
@@ -53,16 +53,23 @@ def script_scene_outline(sp: fountain.Screenplay, duration: float) -> list[dict]
 
 
 def _normalise_durations(scenes: list[dict], duration: float) -> None:
-    """Scene lengths fill the film: scaled to add up to the target duration (each at least 2 s when possible)."""
+    """Scene lengths fill the film exactly, in whole frames (largest remainder), in proportion to what was asked."""
     if not scenes:
         return
     raw = [max(float(s.get("duration") or 0.0), 0.5) for s in scenes]
-    total = sum(raw)
-    acc = 0.0
-    for s, r in zip(scenes, raw, strict=True):
-        s["duration"] = round(duration * r / total, 3)
-        acc += s["duration"]
-    scenes[-1]["duration"] = round(scenes[-1]["duration"] + duration - acc, 3)
+    total_frames = max(len(scenes), round(duration * FPS))
+    share = [total_frames * r / sum(raw) for r in raw]
+    frames = [max(1, int(x)) for x in share]
+    by_remainder = sorted(range(len(scenes)), key=lambda i: share[i] - int(share[i]), reverse=True)
+    i = 0
+    while sum(frames) < total_frames:
+        frames[by_remainder[i % len(scenes)]] += 1
+        i += 1
+    while sum(frames) > total_frames:
+        j = max(range(len(frames)), key=lambda k: frames[k])
+        frames[j] -= 1
+    for s, f in zip(scenes, frames, strict=True):
+        s["duration"] = f / FPS
 
 
 async def _outline(ctx: StepContext) -> dict:

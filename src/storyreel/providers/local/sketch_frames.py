@@ -1042,7 +1042,7 @@ def draw_frame(spec: dict, width: int, height: int) -> Image.Image:
                 x += text_w(bold, prefix)
             d.text((x, ty), text, font=fnt, fill=INK, anchor="lm")
             ty += lh
-    num = clean(spec.get("shot_number"))
+    num = clean(spec.get("shot_label") or spec.get("shot_number"))
     label_txt = f"SHOT {num} · {'B' if last else 'A'}" if num else f"SHOT · {'B' if last else 'A'}"
     big = font(50 * u, "cond")
     pad = max(2.0, 10 * u)
