@@ -6,13 +6,12 @@ import json
 
 import pytest
 
+from conftest import fixture_path
 from storyreel import Studio
 from storyreel.check import check
 from storyreel.media.video import probe
 from storyreel.providers.local import writer
 from storyreel.steps.cut import TRANSITION_SECONDS
-
-from conftest import fixture_path
 
 
 def test_the_final_film_decodes_as_promised(made_film):

@@ -3,7 +3,8 @@
 Text answers come from ``fake.answer`` (a dict sent as JSON content, or a callable of the request body
 returning the content string). Image requests (``modalities`` present) answer in the shape
 ``fake.image_shape``: ``images`` (``message.images[].image_url.url``), ``string`` (``image_url`` as a plain
-string), ``content`` (the data URL inside ``content``) or ``empty``.
+string), ``content`` (the data URL inside ``content``) or ``empty``. Image requests are counted and take
+faults under ``fake.image_route`` ("chat" unless told, e.g. "image" to tell them apart from text requests).
 """
 
 from __future__ import annotations
@@ -46,12 +47,14 @@ class ChatFake(FakeServer):
         self.image_shape = "images"
         self.cost: float | None = 0.001
         self.require_key: str | None = None  # when set, other keys get a 401 that echoes the key sent
+        self.image_route = "chat"
 
         @self.app.post(BASE_PATH + "/chat/completions")
         async def chat(request: Request) -> Any:
             body = await request.json()
             with self.track():
-                fault = await self.enter("chat", request, body)
+                route = self.image_route if body.get("modalities") else "chat"
+                fault = await self.enter(route, request, body)
                 if fault is not None:
                     return fault
                 key = request.headers.get("authorization", "").removeprefix("Bearer ")
@@ -69,6 +72,7 @@ class ChatFake(FakeServer):
         self.image_shape = "images"
         self.cost = 0.001
         self.require_key = None
+        self.image_route = "chat"
 
     def _image_answer(self, body: dict) -> dict[str, Any]:
         model = body.get("model", "")

@@ -3,11 +3,17 @@
 Each prediction walks through ``fake.plan`` one status per read (the create answers with the first); it stays
 at the last one, so a plan ending in ``processing`` never finishes. Video models (name holding ``video`` or
 ``kling``) output an MP4, others a PNG; ``fake.output_shape`` is ``url`` or ``list``.
+
+Options: ``fake.video`` (a callable of the prediction's input returning MP4 bytes, run in a thread) makes the
+video output real instead of the fixed stub; ``fake.hold = True`` keeps every prediction at ``processing`` (or
+earlier) until ``fake.release()``; ``fake.created()`` lists the inputs of the predictions created.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
@@ -24,6 +30,8 @@ class ReplicateFake(FakeServer):
         self.plan = ["starting", "processing", "succeeded"]
         self.output_shape = "url"
         self.error = "CUDA out of memory"
+        self.video: Callable[[dict[str, Any]], bytes] | None = None
+        self.hold = False
         self.predictions: dict[str, dict[str, Any]] = {}
         self.files = serve_file(self.app, self)
 
@@ -46,7 +54,10 @@ class ReplicateFake(FakeServer):
                 problem = {"title": "Not found", "status": 404, "detail": "Not found."}
                 return JSONResponse(problem, status_code=404)
             if prediction["public"]["status"] != "canceled":
-                prediction["step"] = min(prediction["step"] + 1, len(self.plan) - 1)
+                last = len(self.plan) - 1
+                if self.hold and "processing" in self.plan:
+                    last = min(last, self.plan.index("processing"))
+                prediction["step"] = min(prediction["step"] + 1, max(last, prediction["step"]))
                 self._set_status(prediction, self.plan[prediction["step"]])
             return prediction["public"]
 
@@ -63,7 +74,17 @@ class ReplicateFake(FakeServer):
         super().reset()
         self.plan = ["starting", "processing", "succeeded"]
         self.output_shape = "url"
+        self.video = None
+        self.hold = False
         self.predictions.clear()
+
+    def release(self) -> None:
+        """Let held predictions go on through the plan at their next read."""
+        self.hold = False
+
+    def created(self) -> list[dict[str, Any]]:
+        """The inputs of the predictions created, in order of creation."""
+        return [p["public"]["input"] for p in self.predictions.values()]
 
     async def _create(self, request: Request, model: str, version: str | None, body: Any = None) -> Any:
         body = body if body is not None else await request.json()
@@ -72,7 +93,10 @@ class ReplicateFake(FakeServer):
             return fault
         pid = uuid.uuid4().hex[:12]
         video = any(word in (model or "") for word in ("video", "kling")) or version == "v" * 64
-        self.files[f"{pid}.{'mp4' if video else 'png'}"] = MP4 if video else PNG
+        data = PNG
+        if video:
+            data = MP4 if self.video is None else await asyncio.to_thread(self.video, body.get("input") or {})
+        self.files[f"{pid}.{'mp4' if video else 'png'}"] = data
         public = {"id": pid, "model": model, "version": version or "hash", "input": body.get("input"),
                   "logs": "", "output": None, "error": None, "status": "starting", "metrics": {},
                   "created_at": "2026-01-01T00:00:00Z",

@@ -35,12 +35,13 @@ from storyreel.providers.base import ImageResult, VideoResult
 
 TASK = "storyreel.node"
 
-# Redis's visibility timeout must be longer than the longest node, or a message still being worked on is handed
-# to a second worker. The longest node is a remote video: the HTTP helper polls a prediction for up to 30 min,
-# a model gets 3 attempts and a step may fall back to a second model, with retry waits in between — about 3 h at
-# worst; twice that leaves room. A message of a SIGKILLed worker waits this long before Redis hands it out again,
-# which is why the orchestrator also sends a dead worker's node again after STORYREEL_REDISPATCH_AFTER. Tests set
-# STORYREEL_VISIBILITY_TIMEOUT to a few seconds (and STORYREEL_RESTORE_INTERVAL to 1) to see Redis redeliver.
+# Redis's visibility timeout must be longer than the longest node, or a message still being worked on is
+# handed to a second worker. The longest node is a remote video: the HTTP helper polls a prediction for up to
+# 30 min, a model gets 3 attempts and a step may fall back to a second model, with retry waits in between:
+# about 3 h at worst; twice that leaves room. A SIGKILLed worker's message waits this long before Redis hands
+# it out again, which is why the orchestrator also sends a dead worker's node again after
+# STORYREEL_REDISPATCH_AFTER. Tests set STORYREEL_VISIBILITY_TIMEOUT to a few seconds (and
+# STORYREEL_RESTORE_INTERVAL to 1) to see Redis redeliver.
 VISIBILITY_TIMEOUT = 6 * 3600
 
 
@@ -103,7 +104,8 @@ def _db_errors() -> type[BaseException]:
 def _node_task(self, project: str, node: str, key: str, run: str) -> str:
     from storyreel.engine.distributed import run_node
 
-    return run_node(worker_store(), project, node, key, run, send=lambda p: send(self.app, p), adapters=adapters())
+    return run_node(worker_store(), project, node, key, run, send=lambda p: send(self.app, p),
+                    adapters=adapters())
 
 
 def send(app: Celery, payloads: list[dict]) -> None:
@@ -128,7 +130,7 @@ def app_for_env() -> Celery:
 
 app = app_for_env()  # for `celery -A storyreel.engine.celery_app worker`
 
-# --- the worker ----------------------------------------------------------------------------------------------
+# --- the worker ----
 
 _store = None
 
@@ -169,9 +171,9 @@ def _stop_worker(**_: Any) -> None:
 def worker_main(argv: list[str]) -> None:
     """Start a worker: ``storyreel worker [celery worker options]`` (e.g. ``--concurrency 4``).
 
-    The pool is threads: a node mostly waits (on a provider, or on the local provider's own render processes),
-    and a SIGKILLed worker takes all its nodes down with it, so nothing of a dead worker finishes behind the back
-    of the worker that takes it over. ``--pool solo`` also works (one node at a time per process).
+    The pool is threads: a node mostly waits (on a provider, or on the local provider's own render
+    processes), and a SIGKILLed worker takes all its nodes down with it, so nothing of a dead worker finishes
+    behind the back of the worker that takes it over. ``--pool solo`` also works (one node at a time).
     """
     s = settings()
     worker_store()  # fail here, clearly, when the environment is incomplete
@@ -180,7 +182,7 @@ def worker_main(argv: list[str]) -> None:
                                "--without-mingle", *argv])
 
 
-# --- the benchmark's stand-in provider ---------------------------------------------------------------------
+# --- the benchmark's stand-in provider ----
 
 
 def adapters() -> dict[str, Any] | None:

@@ -2,14 +2,15 @@
 
 Two tables beside the store's own, created on the store's engine (so they live in the same PostgreSQL):
 
-``dist_runs``    one row per project: the token of its current Celery run, who holds the run (the orchestrator,
-                 as in ``projects.runner``), how far it goes (``until``) and whether the budget stopped it.
-``dist_claims``  one row per (project, node, cache key): the run that dispatched it, its state
-                 (queued → running → done | reused | failed | dropped), the worker that claimed it, the job row
-                 it runs under and the claimant's heartbeat.
+``dist_runs``    one row per project: the token of its current Celery run, who holds the run (the
+                 orchestrator, as in ``projects.runner``), how far it goes (``until``) and whether the
+                 budget stopped it.
+``dist_claims``  one row per (project, node, cache key): the run that dispatched it, its state (queued,
+                 running, then done, reused, failed or dropped), the worker that claimed it, the job row it
+                 runs under and the claimant's heartbeat.
 
-The claim's primary key is the guard against doing the same work twice: a (node, key) has exactly one claim row,
-and every change to a project's claims happens in a transaction that first locks the project row
+The claim's primary key is the guard against doing the same work twice: a (node, key) has exactly one claim
+row, and every change to a project's claims happens in a transaction that first locks the project row
 (``SELECT ... FOR UPDATE``), the same lock the commit of a node's output takes. So dispatching, claiming and
 committing are serialised per project while different projects proceed in parallel.
 """
@@ -20,7 +21,20 @@ import json
 import time
 from typing import Any
 
-from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, Text, and_, insert, select, update
+from sqlalchemy import (
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection, Engine, Row
 
 from storyreel.errors import NotFound
@@ -83,7 +97,7 @@ def claim_alive(row: Row | Any, now: float | None = None) -> bool:
     return owner_alive(row.owner, row.heartbeat, stale_after=CLAIM_STALE_SECONDS)
 
 
-# --- the project lock ---------------------------------------------------------------------------------------
+# --- the project lock ----
 
 
 def lock_project(conn: Connection, name: str) -> Row:
@@ -100,7 +114,7 @@ def locks_of(project_row: Row) -> set[str]:
     return set(json.loads(project_row.locks or "[]"))
 
 
-# --- runs ---------------------------------------------------------------------------------------------------
+# --- runs ----
 
 
 def start_run(conn: Connection, project: str, token: str, runner: str, until: str | None) -> None:
@@ -128,7 +142,7 @@ def stop_dispatch(conn: Connection, project: str, message: str) -> None:
     conn.execute(update(runs).where(runs.c.project == project).values(budget_stop=message))
 
 
-# --- claims -------------------------------------------------------------------------------------------------
+# --- claims ----
 
 
 def get_claim(conn: Connection, project: str, node: str, key: str) -> Row | None:
@@ -154,9 +168,9 @@ def project_claims(conn: Connection, project: str, state: str | None = None) -> 
 
 
 def record_dispatch(conn: Connection, project: str, token: str, wanted: list[tuple[str, str]]) -> list[tuple]:
-    """Claim rows ``queued`` for ``wanted`` (node, key) pairs that this run has not dispatched yet; returns the
-    pairs to send. A pair already dispatched in this run (queued, running or finished) is never sent twice; one
-    left by an earlier run is taken over by this one."""
+    """Claim rows ``queued`` for the ``wanted`` (node, key) pairs this run has not dispatched yet; returns
+    the pairs to send. A pair already dispatched in this run (queued, running or finished) is never sent
+    twice; one left by an earlier run is taken over by this one."""
     if not wanted:
         return []
     have = {(r.node, r.cache_key): r for r in conn.execute(select(claims).where(and_(
@@ -178,7 +192,7 @@ def record_dispatch(conn: Connection, project: str, token: str, wanted: list[tup
     return out
 
 
-# --- reads of the store's jobs within a transaction (the Store's own helpers open a second connection) ---------
+# --- reads of the store's jobs within a transaction (the Store's own helpers open a second connection) ----
 
 
 def cached_output(conn: Connection, project: str, step: str, key: str) -> Any | None:

@@ -1,31 +1,31 @@
 """The Celery engine: the same plan as the local engine, its nodes run by Celery workers on many machines.
 
-Shape. ``run_celery`` (the orchestrator, behind ``storyreel run NAME --engine celery``) claims the project's run
-like the local engine, records a fresh run token, dispatches the ready nodes and then only watches: it polls the
-store for progress and publishes the same :class:`Progress` events. It never waits on a task's result, and no task
-waits on another: a task that commits a node computes, in the same transaction, which nodes that made ready and
-dispatches them itself (continuation style). So a node starts the moment its own inputs are done; a clip from its
-own keyframe starts at once, its continue-from-previous followers the moment it is committed, independent chains
-in parallel; ``Clip`` outputs are applied in shot order whatever order they finish in.
+Shape. ``run_celery`` (the orchestrator, behind ``storyreel run NAME --engine celery``) claims the project's
+run like the local engine, records a fresh run token, dispatches the ready nodes and then only watches: it
+polls the store for progress and publishes the same :class:`Progress` events. It never waits on a task's
+result, and no task waits on another: a task that commits a node computes, in the same transaction, which
+nodes that made ready and dispatches them itself (continuation style). So a node starts the moment its own
+inputs are done: a clip from its own keyframe at once, its continue-from-previous followers the moment it is
+committed, independent chains in parallel; clips are applied in shot order whatever order they finish in.
 
 A task carries ``{project, node, key, run}``, never media. Each delivery goes through :func:`run_node`:
 
 claim    in a transaction holding the project row lock: the run must be current; the node's claim row
          (``dist_store``, one per (node, cache key)) must be ``queued``, or ``running`` under a dead worker
-         (taken over: its job is marked interrupted and its provider state resumed, so a paid remote call is not
-         paid again). Anything else — done, reused, failed, running on a live worker — makes the delivery a
-         no-op. A finished job with the same key is reused without running. Otherwise a job row is started with
-         status ``running`` and the worker as owner (``Studio.status`` shows it running).
-run      the step, as the local engine runs it (``engine.core.execute_node``), while the claim heartbeats every
-         two seconds; a stop request or the end of the run cancels it.
-commit   in a transaction holding the project row lock: re-read the head Film, check the claim is still ours and
-         the node's key unchanged, apply the output, finish the job, write the version, then dispatch the nodes
-         that are now ready. Concurrent commits queue on the lock, so none loses another's output.
+         (taken over: its job is marked interrupted and its provider state resumed, so a remote call already
+         paid for is not paid again). Anything else (done, reused, failed, running on a live worker) makes the
+         delivery a no-op. A finished job with the same key is reused without running. Otherwise a job row
+         is started, status ``running``, owner the worker (``Studio.status`` shows it running).
+run      the step, as the local engine runs it (``engine.core.execute_node``), while the claim heartbeats
+         every two seconds; a stop request or the end of the run cancels it.
+commit   in a transaction holding the project row lock: re-read the head Film, check the claim is still
+         ours and the node's key unchanged, apply the output, finish the job, write the version, then
+         dispatch the nodes now ready. Concurrent commits queue on the lock: none loses another's output.
 
-Redelivery. Messages are acknowledged late: a worker SIGKILLed mid-node never acks, and Redis hands the message to
-another worker once the visibility timeout has passed; its claim's owner is dead, so that worker takes it over.
-As a second line, the orchestrator sends a node again when its claimant has been dead for
-``STORYREEL_REDISPATCH_AFTER`` seconds (default 60) — duplicates are harmless, the claim makes them no-ops.
+Redelivery. Messages are acknowledged late: a worker SIGKILLed mid-node never acks, and Redis hands the
+message to another worker once the visibility timeout has passed; the claim's owner is dead, so that worker
+takes it over. As a second line, the orchestrator sends a node again when its claimant has been dead for
+``STORYREEL_REDISPATCH_AFTER`` seconds (default 60): duplicates are harmless, the claim makes them no-ops.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def dispatchable(plan: Plan, states: dict, locked: set[str], until: str | None) 
 
 
 def dispatch_ready(conn, project: str, token: str, film: Film, applied: dict, fp, project_row) -> list[dict]:
-    """Within the project lock: the nodes now ready that this run has not dispatched yet, recorded as queued."""
+    """Within the project lock: the nodes now ready that this run has not dispatched, recorded as queued."""
     run = ds.run_row(conn, project)
     if ds.run_problem(project_row, run, token) or run.budget_stop:
         return []
@@ -110,7 +110,7 @@ def dispatch_ready(conn, project: str, token: str, film: Film, applied: dict, fp
     return [payload(project, n, k, token) for n, k in pairs]
 
 
-# --- one delivery of a node's task ----------------------------------------------------------------------------
+# --- one delivery of a node's task ----
 
 
 @dataclass
@@ -193,7 +193,8 @@ async def _execute(store: Store, project: str, token: str, worker: str, claimed:
                    fp) -> tuple[str, list[dict]]:
     node = claimed.node
     call = JobCall(store, claimed.job_id, claimed.state)
-    work = asyncio.ensure_future(execute_node(node, key, claimed.film, router, call, store.data_dir / project))
+    project_dir = store.data_dir / project
+    work = asyncio.ensure_future(execute_node(node, key, claimed.film, router, call, project_dir))
     stop = ""
     try:
         while not stop:
@@ -220,8 +221,8 @@ async def _execute(store: Store, project: str, token: str, worker: str, claimed:
         return _fail(store, project, worker, node, key, claimed.job_id, f"{type(e).__name__}: {e}", e, router,
                      call)
     request = job_request(prompts, call, router, node)
-    return _retrying(lambda: _commit(store, project, token, worker, node, key, claimed.job_id, output, request,
-                                     call, fp))
+    return _retrying(lambda: _commit(store, project, token, worker, node, key, claimed.job_id, output,
+                                     request, call, fp))
 
 
 def _beat(store: Store, project: str, node: str, key: str, token: str, job_id: int) -> str:
@@ -288,10 +289,11 @@ def _finish_failed(store: Store, project: str, worker: str, node: Node, key: str
     with store.tx() as conn:
         ds.lock_project(conn, project)
         now = time.time()
-        store.update_job(job_id, conn, status="failed", error=error, finished=now, request=request, cost=call.cost,
-                         attempts=len(call.attempts))
+        store.update_job(job_id, conn, status="failed", error=error, finished=now, request=request,
+                         cost=call.cost, attempts=len(call.attempts))
         if _owned(ds.get_claim(conn, project, node.id, key), worker, job_id):
-            ds.set_claim(conn, project, node.id, key, state="failed", finished=now, error=error, error_kind=kind)
+            ds.set_claim(conn, project, node.id, key, state="failed", finished=now, error=error,
+                         error_kind=kind)
             if budget:
                 ds.stop_dispatch(conn, project, budget)
     return "failed", []
@@ -318,7 +320,7 @@ def _close(router) -> None:
         asyncio.run(router.aclose())
 
 
-# --- the orchestrator -----------------------------------------------------------------------------------------
+# --- the orchestrator ----
 
 
 def run_celery(data_dir: Path | str, project: str, *, until: str | None = None, events: Events | None = None,
@@ -407,7 +409,7 @@ class _Orchestrator:
                 self._publish(plan, states, rows, "progress", message)
             active_rows = [r for r in rows if r.state in ds.ACTIVE]
             if stop_reason:
-                # nothing new starts; wait for the nodes still running to notice (a dead worker's are not waited for)
+                # nothing new starts; wait for running nodes to notice (not for a dead worker's)
                 if not [r for r in active_rows if r.state == "running" and ds.claim_alive(r)] \
                         or now - stopped_at > DRAIN_SECONDS:
                     break
@@ -455,7 +457,8 @@ class _Orchestrator:
         with self.store.tx() as conn:
             prow = ds.lock_project(conn, self.project)
             _, data, applied = self.store.head(self.project, conn)
-            payloads = dispatch_ready(conn, self.project, self.token, versions.load(data), applied, self.fp, prow)
+            film = versions.load(data)
+            payloads = dispatch_ready(conn, self.project, self.token, film, applied, self.fp, prow)
         self._send(payloads)
 
     def _send(self, payloads: list[dict]) -> None:
@@ -474,7 +477,8 @@ class _Orchestrator:
         picked up long after the broker should have redelivered it."""
         now, after = time.time(), redispatch_after()
         due = [r for r in active_rows
-               if (r.state == "queued" and (r.dispatched == 0.0 or now - r.dispatched > self.visibility + after))
+               if (r.state == "queued"
+                   and (r.dispatched == 0.0 or now - r.dispatched > self.visibility + after))
                or (r.state == "running" and not ds.claim_alive(r, now)
                    and now - max(r.heartbeat or 0.0, r.dispatched) > after)]
         if not due:
@@ -483,7 +487,8 @@ class _Orchestrator:
             ds.lock_project(conn, self.project)
             for r in due:
                 ds.set_claim(conn, self.project, r.node, r.cache_key, dispatched=now, resent=r.resent + 1)
-        log.warning("%s: sending %d node(s) again: %s", self.project, len(due), ", ".join(r.node for r in due))
+        log.warning("%s: sending %d node(s) again: %s", self.project, len(due),
+                    ", ".join(r.node for r in due))
         self._send([payload(self.project, r.node, r.cache_key, self.token) for r in due])
 
     def _node_events(self, rows: list, seen: dict) -> None:
@@ -498,7 +503,8 @@ class _Orchestrator:
                 self.events.publish(Progress(self.project, 0, 0, event="node-failed", node=r.node,
                                              message=r.error or ""))
 
-    def _publish(self, plan: Plan | None, states: dict | None, rows: list, event: str, message: str = "") -> None:
+    def _publish(self, plan: Plan | None, states: dict | None, rows: list, event: str,
+                 message: str = "") -> None:
         if plan is None or states is None:
             return
         running_now = {r.node for r in rows if r.state == "running"}

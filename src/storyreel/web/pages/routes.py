@@ -54,7 +54,7 @@ def _overview_tab(web: Web, name: str, snap: dict) -> dict:
 def _project(web: Web, name: str, tab: str) -> dict:
     snap = overview.snapshot(web.studio, web.runner, name)
     film = web.studio.film(name)
-    ctx = {"snap": snap, "name": name, "tab": tab, "tabs": overview.TABS, "legend": overview.LEGEND,
+    ctx = {"snap": snap, "name": name, "tab": tab, "tabs": overview.TABS, "legend_items": overview.LEGEND,
            "title": overview.title_of(film), "film_inputs": film.inputs, "page": "project"}
     if tab == "overview":
         ctx["data"] = _overview_tab(web, name, snap)
