@@ -93,7 +93,9 @@ def test_push_in_moves_pixels_static_does_not(media):
     V.render_clip(d / "st.mp4", first=media["blue"], last=None, duration=1.0, width=W, height=H)
     pi, st = _frames(d / "pi.mp4"), _frames(d / "st.mp4")
     assert np.abs(pi[0] - pi[-1]).mean() > 10
-    assert np.abs(st[0] - st[-1]).mean() < 2
+    # a static shot does not move: only x264's re-coding of the picture at the IDR 0.5 s in differs
+    assert np.abs(st[0] - st[-1]).mean() < 4
+    assert np.abs(st[0] - st[round(V.SPLICE_KEY_SECONDS * FPS) - 1]).mean() < 1
 
     # a push-in magnifies the centre: the yellow disc covers more of the last frame than the first
     def disc(f):
@@ -204,7 +206,8 @@ def test_concat_cut_remuxes_without_reencoding(media):
     clips, out = media["clips"], media["dir"] / "cut.mp4"
     r = V.concat(clips, ["cut", "cut"], out)
     total = sum(V.probe(c)["streams"][0]["frames"] for c in clips)
-    assert r == {"duration": total / FPS, "frames": total, "reencoded": False}
+    assert r == {"duration": total / FPS, "frames": total, "reencoded": False, "reencoded_seconds": 0.0,
+                 "method": "remux"}
     assert _packet_bytes(out) == sum(_packet_bytes(c) for c in clips)
     p = V.probe(out)
     (s,) = p["streams"]
@@ -222,7 +225,7 @@ def test_concat_crossfade_overlaps(media):
     clips, out = media["clips"], media["dir"] / "xfade.mp4"
     r = V.concat(clips, ["crossfade", "crossfade"], out, transition_seconds=0.5)
     total = sum(V.probe(c)["duration"] for c in clips)
-    assert r["reencoded"] is True
+    assert r["reencoded"] is True and 0 < r["reencoded_seconds"] <= r["duration"]
     assert r["duration"] == pytest.approx(total - 2 * 0.5, abs=1 / FPS)
     assert V.probe(out)["duration"] == pytest.approx(total - 1.0, abs=1 / FPS)
     fr = _frames(out)

@@ -276,7 +276,8 @@ class Studio:
         try:
             new = Film.model_validate(data)
         except Exception as e:
-            first = getattr(e, "errors", lambda: [{"msg": str(e)}])()[0]
+            err = e
+            first = getattr(err, "errors", lambda: [{"msg": str(err)}])()[0]
             raise InputError(f"invalid value for {path}: {first.get('msg')}") from None
         return self._commit(name, new, applied, f"edit {path}")
 

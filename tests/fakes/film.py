@@ -1,10 +1,10 @@
-"""Answers that let the fake providers carry a whole film: structured text from the offline draft writer, and
-real H.264 clips for video predictions.
+"""Answers that let the fake providers carry a whole film: structured text from the offline draft writer,
+and real H.264 clips for video predictions.
 
-``ChatFake().answer = draft_answer`` answers each ``response_format.json_schema`` with what the ``local`` provider
-would have written for that step (the schema's ``name`` is the step, the user message is the step's context), so
-every answer validates against the schema the step sent. ``ReplicateFake().video = ClipMaker()`` answers each
-video prediction with a real MP4 of the duration asked for, at the film's frame size.
+``ChatFake().answer = draft_answer`` answers each ``response_format.json_schema`` with what the ``local``
+provider would have written for that step (the schema's ``name`` is the step, the user message is the step's
+context), so every answer validates against the schema the step sent. ``ReplicateFake().video = ClipMaker()``
+answers each video prediction with a real MP4 of the duration asked for, at the film's frame size.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ def draft_answer(body: dict[str, Any]) -> str:
 
 
 class ClipMaker:
-    """MP4 bytes for a video prediction's input: ``duration`` seconds (else ``default``) at ``width``x``height``,
-    ``fps``; rendered once per duration and kept."""
+    """MP4 bytes for a video prediction's input: ``duration`` seconds (else ``default``) at
+    ``width``x``height`` and ``fps``; rendered once per duration and kept."""
 
     def __init__(self, width: int = 1920, height: int = 1080, fps: int = 24, default: float = 5.0) -> None:
         self.width, self.height, self.fps, self.default = width, height, fps, default

@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,9 @@ def make_app(s: dict[str, Any]) -> Celery:
         # kombu sweeps for expired unacked messages every interval*throttle seconds; make it the interval
         "unacked_restore_interval": max(1, s["restore"]),
         "unacked_restore_throttle": 1,
+        # the sweep holds a Redis mutex; one held by a worker killed mid-sweep blocks everyone's sweeps until
+        # it expires (default 300 s). Restores are transactional, so a short expiry is safe.
+        "unacked_mutex_expire": max(10, 5 * s["restore"]),
     }
     if s["prefix"]:
         transport["global_keyprefix"] = s["prefix"]
@@ -140,14 +145,24 @@ def worker_store():
     global _store
     with _lock:
         if _store is None:
+            from sqlalchemy.exc import DBAPIError
+
             from storyreel.engine import dist_store
             from storyreel.store.db import Store
 
             data = os.environ.get("STORYREEL_DATA")
             if not data:
                 raise RuntimeError("STORYREEL_DATA is not set: a worker needs the shared media folder")
-            _store = Store(Path(data))
-            dist_store.ensure_tables(_store.engine)
+            for attempt in range(5):
+                try:  # workers starting together on a fresh database race to create the tables
+                    store = Store(Path(data))
+                    dist_store.ensure_tables(store.engine)
+                    break
+                except DBAPIError:
+                    if attempt == 4:
+                        raise
+                    time.sleep(0.2 + random.random())
+            _store = store
         return _store
 
 

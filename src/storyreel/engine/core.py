@@ -112,7 +112,7 @@ def commit_nodes(store: Store, project: str, film: Film, applied: dict, done: li
         applied[node.id] = {"key": key, "job": job_id}
     now = time.time()
     with store.tx() as conn:
-        for node, key, job_id, output, request, cost, attempts in done:
+        for _node, _key, job_id, output, request, cost, attempts in done:
             store.update_job(job_id, conn, status="done", finished=now, outputs=output, request=request,
                              cost=cost, attempts=attempts, error=None)
         return store.commit_version(conn, project, film.model_dump(mode="json"), applied,

@@ -68,7 +68,7 @@ class LocalEngine:
                 t.cancel()
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
-                for _, (node, key, job_id, call) in tasks.items():
+                for _node, _key, job_id, _call in tasks.values():
                     store.update_job(job_id, status="failed", error="stopped", finished=time.time())
             if router is not None:
                 await router.aclose()
@@ -99,7 +99,6 @@ class LocalEngine:
                 plan = Plan(film, STEPS)
             running = {info[0].id for info in tasks.values()}
             states = plan.states(applied, fp, locked=locked, running=running, failed=failed, keys=keys)
-            progressed = False
             if stop_reason is None and budget_stop is None:
                 open_step = min((order[n.step.name] for n in plan.nodes
                                  if states[n.id].state not in ("done", "reused", "locked")), default=len(STEPS))
@@ -118,8 +117,7 @@ class LocalEngine:
                         plan = None
                     self.bookkeeping += clock() - t0
                     continue  # the Film changed: look at the plan again
-                for node, (task, info) in zip(ready, self._start_many(project, owner, ready, states, film, router,
-                                                                      project_dir), strict=True):
+                for task, info in self._start_many(project, owner, ready, states, film, router, project_dir):
                     tasks[task] = info
             self._publish(project, plan, states, "progress")
             self.bookkeeping += clock() - t0

@@ -166,7 +166,8 @@ def items_for(film: Film, read: Read, per: str, item: str | None) -> list[str | 
         if read.of == "earlier":
             return ids[: ids.index(scene.id)]
         if read.of == "derived":
-            return sorted({i.derives_from for i in scene.instances or [] if i.derives_from in ids[: ids.index(scene.id)]})
+            earlier = ids[: ids.index(scene.id)]
+            return sorted({i.derives_from for i in scene.instances or [] if i.derives_from in earlier})
     if dom == "asset":
         if read.of == "all":
             return [a.id for a in film.assets or []]

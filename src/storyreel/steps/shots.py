@@ -102,5 +102,6 @@ STEPS = [
           Read("scenes.instances", fields=("asset_id", "state")), Read("inputs.shot_style"),
           Read("inputs.story_rules")),
          ("shots",), ShotListOut, _shot_list, _apply_shot_list, system=shot_list_prompt.SYSTEM,
-         structural=True, doc="The shots of a scene: framing, camera move, action, dialogue, length, clip strategy, transition."),
+         structural=True,
+         doc="The shots of a scene: framing, camera move, action, dialogue, length, clip strategy, transition."),
 ]

@@ -1,7 +1,7 @@
-"""What the studio's buttons do, on top of :class:`Studio` (nothing here reaches past its public methods and its
-``store``): branch-on-lock, choosing and confirming story options, the asset checklist and its images, and the
-scene continuity controls. Ids coming from a request are checked against the Film before they become part of a
-field path, so a request can never address another field.
+"""What the studio's buttons do, on top of :class:`Studio` (nothing here reaches past its public methods and
+its ``store``): branch-on-lock, choosing and confirming story options, the asset checklist and its images,
+and the scene continuity controls. Ids coming from a request are checked against the Film before they
+become part of a field path, so a request can never address another field.
 """
 
 from __future__ import annotations
@@ -26,8 +26,11 @@ def target(studio: Studio, name: str, stage: str, branch: bool) -> str:
     if stage not in locks:
         return name
     if not branch:
-        raise LockedEdit(stage, f"the {TITLES.get(stage, stage)} stage of {name!r} is locked: create a branch to "
-                                "edit it (the original stays as it is)")
+        raise LockedEdit(
+            stage,
+            f"the {TITLES.get(stage, stage)} stage of {name!r} is locked: create a branch to "
+            "edit it (the original stays as it is)",
+        )
     return studio.unlock(name, stage)
 
 
@@ -46,7 +49,7 @@ def edit(studio: Studio, name: str, path: str, value, *, branch: bool = False) -
     return {"project": proj, "version": version}
 
 
-# --- story review --------------------------------------------------------------------------------------------
+# --- story review -------------------------------------------------------------------------------------------
 
 
 def choose(studio: Studio, name: str, step: str, option: int, *, branch: bool = False) -> dict:
@@ -68,7 +71,7 @@ def remember_tab(studio: Studio, name: str, tab: str) -> None:
     web_state.update(studio.project_dir(name), tab=tab)
 
 
-# --- assets --------------------------------------------------------------------------------------------------
+# --- assets -------------------------------------------------------------------------------------------------
 
 
 def asset_of(film: Film, asset_id: str) -> Asset:
@@ -112,8 +115,17 @@ def regenerate(studio: Studio, runner, name: str, asset_id: str, note: str, *, b
     return {"project": proj, "version": version, "running": True}
 
 
-def upload_reference(studio: Studio, name: str, asset_id: str, view: str, data: bytes, content_type: str | None,
-                     filename: str = "", *, branch: bool = False) -> dict:
+def upload_reference(
+    studio: Studio,
+    name: str,
+    asset_id: str,
+    view: str,
+    data: bytes,
+    content_type: str | None,
+    filename: str = "",
+    *,
+    branch: bool = False,
+) -> dict:
     """Check an uploaded image, save it in the project's images/ and make it the reference of ``view``."""
     film = studio.film(name)
     asset = asset_of(film, asset_id)
@@ -128,8 +140,14 @@ def upload_reference(studio: Studio, name: str, asset_id: str, view: str, data: 
     path = files.unique_path(pdir / "images", "upload", f"{asset.name}_{view}", ext)
     files.atomic_write(path, data)
     rel = path.relative_to(pdir).as_posix()
-    image = AssetImage(view=view, path=rel, prompt="", created=datetime.now().isoformat(timespec="seconds"),
-                       note=f"uploaded: {filename}"[:200] if filename else "uploaded", uploaded=True)
+    image = AssetImage(
+        view=view,
+        path=rel,
+        prompt="",
+        created=datetime.now().isoformat(timespec="seconds"),
+        note=f"uploaded: {filename}"[:200] if filename else "uploaded",
+        uploaded=True,
+    )
     new = asset_of(studio.film(proj), asset_id).model_copy(deep=True)
     new.references = [r for r in new.references if r.view != view] + [image]
     new.history = [*new.history, image]
@@ -141,7 +159,7 @@ def upload_reference(studio: Studio, name: str, asset_id: str, view: str, data: 
     return {"project": proj, "version": version, "path": rel}
 
 
-# --- scenes --------------------------------------------------------------------------------------------------
+# --- scenes -------------------------------------------------------------------------------------------------
 
 
 def derive_choices(film: Film, scene_id: str, asset_id: str) -> list[str]:
@@ -159,8 +177,17 @@ def default_derive(film: Film, scene_id: str, asset_id: str) -> str:
     return derive_choices(film, scene_id, asset_id)[-1]
 
 
-def set_instance(studio: Studio, name: str, scene_id: str, asset_id: str, *, derives_from: str | None = None,
-                 use_reference_as_is: bool | None = None, state: str | None = None, branch: bool = False) -> dict:
+def set_instance(
+    studio: Studio,
+    name: str,
+    scene_id: str,
+    asset_id: str,
+    *,
+    derives_from: str | None = None,
+    use_reference_as_is: bool | None = None,
+    state: str | None = None,
+    branch: bool = False,
+) -> dict:
     film = studio.film(name)
     scene = next((s for s in film.scenes or [] if s.id == scene_id), None)
     if scene is None:
@@ -175,8 +202,10 @@ def set_instance(studio: Studio, name: str, scene_id: str, asset_id: str, *, der
         elif derives_from in derive_choices(film, scene_id, asset_id):
             new.derives_from, new.derives_chosen = derives_from, True
         else:
-            raise InputError(f"{asset_id} in {scene_id} can derive from the master or an earlier scene where it "
-                             f"appears ({', '.join(derive_choices(film, scene_id, asset_id))}), not {derives_from!r}")
+            raise InputError(
+                f"{asset_id} in {scene_id} can derive from the master or an earlier scene where it "
+                f"appears ({', '.join(derive_choices(film, scene_id, asset_id))}), not {derives_from!r}"
+            )
     if use_reference_as_is is not None:
         new.use_reference_as_is = bool(use_reference_as_is)
     if state is not None:
@@ -188,7 +217,7 @@ def set_instance(studio: Studio, name: str, scene_id: str, asset_id: str, *, der
     return {"project": proj, "version": version, "changed": True}
 
 
-# --- locks ---------------------------------------------------------------------------------------------------
+# --- locks --------------------------------------------------------------------------------------------------
 
 
 def check_stage(stage: str) -> str:

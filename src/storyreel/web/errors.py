@@ -64,8 +64,9 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     web = getattr(request.app.state, "web", None)
     if web is not None:
         try:
-            return web.templates.TemplateResponse(request, "error.html", {"status": status, "message": message},
-                                                  status_code=status)
+            return web.templates.TemplateResponse(
+                request, "error.html", {"status": status, "message": message}, status_code=status
+            )
         except Exception:  # the error page itself must never fail
             log.exception("error page failed")
     return HTMLResponse(f"<!doctype html><title>Error</title><p>{_escape(message)}</p>", status_code=status)
@@ -105,7 +106,7 @@ def install(app: FastAPI) -> None:
 
 
 class CatchAll:
-    """Pure ASGI middleware: an unexpected exception becomes a generic 500 (logged with its traceback here)."""
+    """Pure ASGI middleware: an unexpected exception becomes a generic 500 (its traceback goes to the log)."""
 
     def __init__(self, app):
         self.app = app

@@ -10,8 +10,8 @@ Stage states (one legend everywhere: colour + icon + word):
 * **stale** — a node was done but its inputs changed since (an edit or choice upstream);
 * **needs review** — *story only*: every story node is done, lore or treatment options exist, the story stage
   is not locked, and the user has neither picked an option nor pressed "Keep these choices" for the options as
-  they are now (the studio remembers a fingerprint of the options it last saw confirmed, in web_state.json; new
-  options — after a re-run — need a new review);
+  they are now (the studio remembers a fingerprint of the options it last saw confirmed, in web_state.json;
+  new options — after a re-run — need a new review);
 * **done** — every node of the stage is done;
 * **partly done** — some nodes are done, others wait (a run was stopped, or not run that far yet);
 * **not started** — nothing of the stage is done (or the stage has no nodes yet).
@@ -32,17 +32,49 @@ from storyreel.web import state as web_state
 from storyreel.web.runner import Runner
 
 DONE = ("done", "reused", "locked")
-TITLES = {"story": "Story", "beats": "Beats", "script": "Script", "assets": "Assets", "scenes": "Scenes",
-          "shots": "Shots", "keyframes": "Keyframes", "clips": "Clips", "sound": "Sound", "cut": "Final cut"}
-TAB_OF = {"story": "review", "beats": "review", "script": "review", "assets": "assets", "scenes": "scenes",
-          "shots": "storyboard", "keyframes": "storyboard", "clips": "storyboard", "sound": "storyboard",
-          "cut": "storyboard"}
-LEGEND = [("not-started", "Not started"), ("partial", "Partly done"), ("running", "Running"),
-          ("review", "Needs review"), ("done", "Done"), ("stale", "Stale"), ("locked", "Locked"),
-          ("failed", "Failed")]
+TITLES = {
+    "story": "Story",
+    "beats": "Beats",
+    "script": "Script",
+    "assets": "Assets",
+    "scenes": "Scenes",
+    "shots": "Shots",
+    "keyframes": "Keyframes",
+    "clips": "Clips",
+    "sound": "Sound",
+    "cut": "Final cut",
+}
+TAB_OF = {
+    "story": "review",
+    "beats": "review",
+    "script": "review",
+    "assets": "assets",
+    "scenes": "scenes",
+    "shots": "storyboard",
+    "keyframes": "storyboard",
+    "clips": "storyboard",
+    "sound": "storyboard",
+    "cut": "storyboard",
+}
+LEGEND = [
+    ("not-started", "Not started"),
+    ("partial", "Partly done"),
+    ("running", "Running"),
+    ("review", "Needs review"),
+    ("done", "Done"),
+    ("stale", "Stale"),
+    ("locked", "Locked"),
+    ("failed", "Failed"),
+]
 WORDS = dict(LEGEND)
-TABS = [("overview", "Pipeline"), ("review", "Story & script"), ("assets", "Assets"), ("scenes", "Scenes"),
-        ("storyboard", "Storyboard"), ("branches", "Branches")]
+TABS = [
+    ("overview", "Pipeline"),
+    ("review", "Story & script"),
+    ("assets", "Assets"),
+    ("scenes", "Scenes"),
+    ("storyboard", "Storyboard"),
+    ("branches", "Branches"),
+]
 TAB_NAMES = tuple(t for t, _ in TABS)
 
 
@@ -81,8 +113,17 @@ def stage_states(plan: list[dict], film: Film, locks: list[str], wstate: dict) -
             st = "partial"
         else:
             st = "not-started"
-        out.append({"stage": stage, "title": TITLES[stage], "state": st, "word": WORDS[st], "done": done,
-                    "total": total, "tab": TAB_OF[stage]})
+        out.append(
+            {
+                "stage": stage,
+                "title": TITLES[stage],
+                "state": st,
+                "word": WORDS[st],
+                "done": done,
+                "total": total,
+                "tab": TAB_OF[stage],
+            }
+        )
     return out
 
 
@@ -160,10 +201,18 @@ def snapshot(studio: Studio, runner: Runner, name: str) -> dict:
     running = bool(studio.store.running_owner(name))
     queued = run is not None and run.state == "queued"
     return {
-        "project": name, "version": row.head, "locks": row.locks, "parent": row.parent,
-        "progress": round(100.0 * done / total, 1) if total else 0.0, "done": done, "total": total,
-        "position": position(plan, film), "stages": stage_states(plan, film, row.locks, wstate),
-        "running": running, "queued": queued, "active": running or bool(run and run.active),
+        "project": name,
+        "version": row.head,
+        "locks": row.locks,
+        "parent": row.parent,
+        "progress": round(100.0 * done / total, 1) if total else 0.0,
+        "done": done,
+        "total": total,
+        "position": position(plan, film),
+        "stages": stage_states(plan, film, row.locks, wstate),
+        "running": running,
+        "queued": queued,
+        "active": running or bool(run and run.active),
         "running_nodes": [n["node"] for n in plan if n["state"] == "running"],
         "failed": [{"node": n["node"], "error": n["error"]} for n in plan if n["state"] == "failed"],
         "run": run.as_dict() if run else None,
@@ -176,8 +225,15 @@ def card(studio: Studio, runner: Runner, name: str) -> dict:
     snap = snapshot(studio, runner, name)
     film = studio.film(name)
     row = studio.store.project(name)
-    return {**snap, "title": title_of(film), "prompt": film.inputs.prompt, "folder": row.folder,
-            "updated": row.updated, "updated_ago": ago(row.updated),
-            "updated_iso": datetime.fromtimestamp(row.updated).isoformat(timespec="seconds"),
-            "thumbnail": thumbnail(film, studio.project_dir(name)), "duration": film.inputs.duration,
-            "aspect": film.inputs.aspect}
+    return {
+        **snap,
+        "title": title_of(film),
+        "prompt": film.inputs.prompt,
+        "folder": row.folder,
+        "updated": row.updated,
+        "updated_ago": ago(row.updated),
+        "updated_iso": datetime.fromtimestamp(row.updated).isoformat(timespec="seconds"),
+        "thumbnail": thumbnail(film, studio.project_dir(name)),
+        "duration": film.inputs.duration,
+        "aspect": film.inputs.aspect,
+    }

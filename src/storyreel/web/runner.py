@@ -1,9 +1,9 @@
 """Runs started from the web: one background thread per run, in the server process.
 
-A run is ``Studio(data_dir).run(name)`` in a thread, so it goes on when the page that started it is closed, and
-any page finds it again through ``Studio.status`` (``running``) or this registry. Runs of this process take turns
-(the local engine shares one process pool per process): a second project started while one runs is *queued*.
-Stopping is ``Studio.stop``: the engine sees the request at its next heartbeat (about 2 s).
+A run is ``Studio(data_dir).run(name)`` in a thread, so it goes on when the page that started it is closed,
+and any page finds it again through ``Studio.status`` (``running``) or this registry. Runs of this process
+take turns (the local engine shares one process pool per process): a second project started while one runs is
+*queued*. Stopping is ``Studio.stop``: the engine sees the request at its next heartbeat (about 2 s).
 """
 
 from __future__ import annotations
@@ -36,8 +36,13 @@ class RunInfo:
         return self.state in ("queued", "running")
 
     def as_dict(self) -> dict:
-        return {"state": self.state, "error": self.error, "until": self.until, "started": self.started,
-                "ended": self.ended}
+        return {
+            "state": self.state,
+            "error": self.error,
+            "until": self.until,
+            "started": self.started,
+            "ended": self.ended,
+        }
 
 
 class Runner:

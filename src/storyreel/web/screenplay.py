@@ -1,9 +1,11 @@
 """The screenplay editor's text: the Film's scenes as Fountain, and saving edited Fountain back.
 
-* A project made from an imported screenplay edits ``inputs.screenplay`` (the whole text; the script re-reads it).
-* Otherwise the text is the scenes' scripts written as Fountain; saving parses it and edits, for every scene whose
-  action, dialogue or transition changed, ``scenes.<id>.script``. The scene headings are the outline's: they, and
-  the number of scenes, cannot be changed here (that is a new outline: edit the story and run again).
+* A project made from an imported screenplay edits ``inputs.screenplay`` (the whole text; the script re-reads
+  it).
+* Otherwise the text is the scenes' scripts written as Fountain; saving parses it and edits, for every scene
+  whose action, dialogue or transition changed, ``scenes.<id>.script``. The scene headings are the outline's:
+  they, and the number of scenes, cannot be changed here (that is a new outline: edit the story and run
+  again).
 """
 
 from __future__ import annotations
@@ -34,10 +36,17 @@ def text_of(film: Film) -> str:
     scenes = []
     for s in film.scenes or []:
         script = s.script or SceneScript()
-        scenes.append(fountain.Scene(
-            heading=s.outline.heading or f"SCENE {s.index + 1}", action=script.action, transition=script.transition,
-            dialogue=[fountain.Line(d.character, d.extension, d.parenthetical, d.text, d.dual)
-                      for d in script.dialogue]))
+        scenes.append(
+            fountain.Scene(
+                heading=s.outline.heading or f"SCENE {s.index + 1}",
+                action=script.action,
+                transition=script.transition,
+                dialogue=[
+                    fountain.Line(d.character, d.extension, d.parenthetical, d.text, d.dual)
+                    for d in script.dialogue
+                ],
+            )
+        )
     return fountain.write(fountain.Screenplay(scenes=scenes))
 
 
@@ -71,17 +80,29 @@ def save(studio: Studio, name: str, text: str, *, branch: bool = False) -> dict:
     if parsed.preamble.strip() or (got and not got[0].heading):
         raise InputError("there is text before the first scene heading; every scene starts with its heading")
     if len(got) != len(scenes):
-        raise InputError(f"the film has {len(scenes)} scenes and the text has {len(got)}: scenes cannot be added "
-                         "or removed in the editor")
+        raise InputError(
+            f"the film has {len(scenes)} scenes and the text has {len(got)}: scenes cannot be added "
+            "or removed in the editor"
+        )
     edits = []
     for scene, new in zip(scenes, got, strict=True):
         heading = scene.outline.heading or f"SCENE {scene.index + 1}"
         if new.heading.strip().upper() != heading.strip().upper():
-            raise InputError(f"scene {scene.index + 1}'s heading is {heading!r}: headings come from the outline "
-                             "and cannot be changed here")
-        lines = [DialogueLine(id=f"{scene.id}-d{i + 1:02d}", character=d.character, extension=d.extension,
-                              parenthetical=d.parenthetical, text=d.text, dual=d.dual)
-                 for i, d in enumerate(new.dialogue)]
+            raise InputError(
+                f"scene {scene.index + 1}'s heading is {heading!r}: headings come from the outline "
+                "and cannot be changed here"
+            )
+        lines = [
+            DialogueLine(
+                id=f"{scene.id}-d{i + 1:02d}",
+                character=d.character,
+                extension=d.extension,
+                parenthetical=d.parenthetical,
+                text=d.text,
+                dual=d.dual,
+            )
+            for i, d in enumerate(new.dialogue)
+        ]
         script = SceneScript(action=new.action, dialogue=lines, transition=new.transition)
         if scene.script is None or script.model_dump() != scene.script.model_dump():
             edits.append((scene.id, script.model_dump(mode="json")))

@@ -17,11 +17,17 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; "
-       "script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-       "frame-ancestors 'none'")
-HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
-           (b"referrer-policy", b"same-origin"), (b"x-frame-options", b"DENY")]
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; "
+    "script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+]
 
 
 def host_only(host: str) -> str:
@@ -59,14 +65,21 @@ class Gate:
                 rest = urlencode([(k, v) for k, v in query if k != "token"])
                 return await _redirect(send, path + (f"?{rest}" if rest else ""), given)
             if not (self._ok(_bearer(headers.get("authorization", ""))) or self._ok(_cookie(headers))):
-                return await _deny(send, 401, "this studio needs its token: send 'Authorization: Bearer TOKEN' "
-                                   "or open /?token=TOKEN once", path)
+                return await _deny(
+                    send,
+                    401,
+                    "this studio needs its token: send 'Authorization: Bearer TOKEN' "
+                    "or open /?token=TOKEN once",
+                    path,
+                )
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
                 message = dict(message)
                 have = {k.lower() for k, _ in message.get("headers", [])}
-                message["headers"] = list(message.get("headers", [])) + [h for h in HEADERS if h[0] not in have]
+                message["headers"] = list(message.get("headers", [])) + [
+                    h for h in HEADERS if h[0] not in have
+                ]
             await send(message)
 
         return await self.app(scope, receive, send_with_headers)
@@ -97,16 +110,31 @@ async def _deny(send, status: int, message: str, path: str) -> None:
         body, ctype = json.dumps({"error": message}).encode(), b"application/json"
     else:
         text = message.replace("&", "&amp;").replace("<", "&lt;")
-        body = f"<!doctype html><meta charset=utf-8><title>storyreel</title><h1>storyreel</h1><p>{text}</p>".encode()
+        page = f"<!doctype html><meta charset=utf-8><title>storyreel</title><h1>storyreel</h1><p>{text}</p>"
+        body = page.encode()
         ctype = b"text/html; charset=utf-8"
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode()), *HEADERS]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode()), *HEADERS],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
 async def _redirect(send, location: str, token: str) -> None:
     cookie = f"token={quote(token, safe='')}; Path=/; HttpOnly; SameSite=Strict"
-    await send({"type": "http.response.start", "status": 303,
-                "headers": [(b"location", location.encode("latin-1")), (b"set-cookie", cookie.encode("latin-1")),
-                            (b"content-length", b"0"), *HEADERS]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 303,
+            "headers": [
+                (b"location", location.encode("latin-1")),
+                (b"set-cookie", cookie.encode("latin-1")),
+                (b"content-length", b"0"),
+                *HEADERS,
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": b""})

@@ -1,5 +1,6 @@
 """The studio's own per-project UI state, in ``{project}/web_state.json``: the last tab viewed and whether the
-user has reviewed the story options. It is not part of the Film (nothing in it changes what gets generated)."""
+user has reviewed the story options. It is not part of the Film (nothing in it changes what gets
+generated)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Checking what users upload: images (reference sheets) and text documents (notes, screenplays).
 
-An image must be at most 20 MB, declared as PNG, JPEG or WebP, start with that format's magic bytes, and decode
-completely with Pillow (a truncated or corrupt file, or a decompression bomb, is refused). A document must be
-UTF-8 text without NUL bytes, at most 5 MB.
+An image must be at most 20 MB, declared as PNG, JPEG or WebP, start with that format's magic bytes, and
+decode completely with Pillow (a truncated or corrupt file, or a decompression bomb, is refused). A document
+must be UTF-8 text without NUL bytes, at most 5 MB.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def sniff(data: bytes) -> str | None:
 
 
 def check_image(data: bytes, content_type: str | None, filename: str = "") -> str:
-    """The file's extension (png, jpg, webp) when ``data`` is a sound image we accept; InputError otherwise."""
+    """The extension (png, jpg, webp) of ``data`` when it is a sound image we accept; InputError otherwise."""
     label = f"{filename!r}" if filename else "the upload"
     if not data:
         raise InputError(f"{label} is empty")

@@ -320,7 +320,9 @@ def _shot_list(ctx, rng):
         framing = "close-up" if k % 2 else "medium"
         shots.append({"framing": framing, "camera_move": "push-in" if framing == "close-up" else "static",
                       "action": f"{speaker} speaks" + (f", {d['parenthetical']}" if d.get("parenthetical") else "")
-                      + f": \"{d['text']}\"", "characters": [speaker] if framing == "close-up" else cast,
+                      + ", " + rng.choice(["eyes lowered", "turning towards the light", "holding very still",
+                                          "leaning in", "glancing at the door", "half in shadow"]),
+                      "characters": [speaker] if framing == "close-up" else cast,
                       "props": [], "dialogue": [d["id"]],
                       "duration": max(2.0, len(d["text"].split()) / 2.5 + 1.0),
                       "clip_strategy": "first-last-frame", "transition": "cut"})

@@ -2,7 +2,15 @@
 
 from storyreel.web.api import assets, locks, media, projects, review, runs, scenes, storyboard
 
-ROUTERS = [projects.router, runs.router, review.router, assets.router, scenes.router, storyboard.router,
-           locks.router, media.router]
+ROUTERS = [
+    projects.router,
+    runs.router,
+    review.router,
+    assets.router,
+    scenes.router,
+    storyboard.router,
+    locks.router,
+    media.router,
+]
 
 __all__ = ["ROUTERS"]

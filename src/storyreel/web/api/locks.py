@@ -1,4 +1,4 @@
-"""Locks and branches: lock a stage (the previous one first), unlock (always on a new branch), branch, list."""
+"""Locks and branches: lock a stage (the previous one first), unlock (always on a new branch), branch."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ router = APIRouter(prefix="/api/projects", tags=["locks"])
 
 
 class StageBody(BaseModel):
-    stage: str = Field(..., description="story, beats, script, assets, scenes, shots, keyframes, clips, sound, cut")
+    stage: str = Field(
+        ..., description="story, beats, script, assets, scenes, shots, keyframes, clips, sound, cut"
+    )
 
 
 class UnlockBody(StageBody):
@@ -36,8 +38,11 @@ def lock(name: str, body: StageBody, web: Web = Depends(get_web)) -> dict:
     return {"project": name, "locks": web.studio.lock(name, check_stage(body.stage))}
 
 
-@router.post("/{name}/unlock", status_code=201,
-             summary="Unlock a stage: creates a branch with that stage and the later ones unlocked")
+@router.post(
+    "/{name}/unlock",
+    status_code=201,
+    summary="Unlock a stage: creates a branch with that stage and the later ones unlocked",
+)
 def unlock(name: str, body: UnlockBody, web: Web = Depends(get_web)) -> dict:
     new = web.studio.unlock(name, check_stage(body.stage), body.new_name or None)
     return {"project": new, "parent": name, "url": f"/p/{new}"}

@@ -19,7 +19,9 @@ router = APIRouter(prefix="/api/projects", tags=["projects"])
 class CreateBody(BaseModel):
     prompt: str = Field("", description="What the film is about, in the user's words.")
     name: str | None = Field(None, description="Project name (folder name); made from the prompt when empty.")
-    duration: float | None = Field(None, description="Target length in seconds (default 30, or from the script).")
+    duration: float | None = Field(
+        None, description="Target length in seconds (default 30, or from the script)."
+    )
     aspect: str = Field("16:9", description="16:9, 9:16 or 1:1.")
     style: str = Field("", description="Visual and written style.")
     rules: list[str] | str = Field(default_factory=list, description="Story rules: a list, or one per line.")
@@ -60,8 +62,16 @@ def list_projects(web: Web = Depends(get_web)) -> list[dict]:
 @router.post("", status_code=201, summary="Create a project from a prompt or a pasted screenplay")
 def create(body: CreateBody, web: Web = Depends(get_web)) -> dict:
     script = body.script if body.script and body.script.strip() else None
-    name = web.studio.create(body.name or None, body.prompt, script=script, duration=body.duration,
-                             aspect=body.aspect, style=body.style, rules=_rules(body.rules), folder=body.folder)
+    name = web.studio.create(
+        body.name or None,
+        body.prompt,
+        script=script,
+        duration=body.duration,
+        aspect=body.aspect,
+        style=body.style,
+        rules=_rules(body.rules),
+        folder=body.folder,
+    )
     return _created(web, name, body.start)
 
 
@@ -70,14 +80,22 @@ async def create_from_files(
     documents: list[UploadFile] = File(default=[], description="Markdown notes (## Plot, ## Characters...)."),
     screenplay: UploadFile | None = File(None, description="A Fountain screenplay (skip to script)."),
     screenplay_text: str = Form("", description="A pasted Fountain screenplay."),
-    prompt: str = Form(""), name: str = Form(""), duration: str = Form(""), aspect: str = Form("16:9"),
-    style: str = Form(""), rules: str = Form(""), folder: str = Form(""), start: bool = Form(False),
+    prompt: str = Form(""),
+    name: str = Form(""),
+    duration: str = Form(""),
+    aspect: str = Form("16:9"),
+    style: str = Form(""),
+    rules: str = Form(""),
+    folder: str = Form(""),
+    start: bool = Form(False),
     web: Web = Depends(get_web),
 ) -> dict:
     docs = [d for d in documents if d.filename]
     if len(docs) > MAX_DOCUMENTS:
         raise InputError(f"at most {MAX_DOCUMENTS} documents at a time")
-    texts = [(d.filename or "notes.md", check_document(await d.read(5_000_001), d.filename or "")) for d in docs]
+    texts = [
+        (d.filename or "notes.md", check_document(await d.read(5_000_001), d.filename or "")) for d in docs
+    ]
     script = screenplay_text if screenplay_text.strip() else None
     if screenplay is not None and screenplay.filename:
         script = check_document(await screenplay.read(5_000_001), screenplay.filename)
@@ -90,8 +108,18 @@ async def create_from_files(
     except ValueError:
         raise InputError(f"duration {duration!r} is not a number of seconds") from None
     made = await run_in_threadpool(
-        lambda: web.studio.create(name.strip() or None, prompt, script=script, documents=texts, duration=dur,
-                                  aspect=aspect, style=style, rules=_rules(rules), folder=folder))
+        lambda: web.studio.create(
+            name.strip() or None,
+            prompt,
+            script=script,
+            documents=texts,
+            duration=dur,
+            aspect=aspect,
+            style=style,
+            rules=_rules(rules),
+            folder=folder,
+        )
+    )
     return await run_in_threadpool(_created, web, made, start)
 
 
@@ -125,7 +153,13 @@ def set_tab(name: str, body: TabBody, web: Web = Depends(get_web)) -> dict:
     return {"project": name, "tab": body.tab}
 
 
-@router.post("/{name}/edit", summary="Set one field of the Film (a locked stage answers 409 unless branch=true)")
-def edit(name: str, body: EditBody, branch: bool = Query(False, description="Edit on a new branch if locked."),
-         web: Web = Depends(get_web)) -> dict:
+@router.post(
+    "/{name}/edit", summary="Set one field of the Film (a locked stage answers 409 unless branch=true)"
+)
+def edit(
+    name: str,
+    body: EditBody,
+    branch: bool = Query(False, description="Edit on a new branch if locked."),
+    web: Web = Depends(get_web),
+) -> dict:
     return actions.edit(web.studio, name, body.path, body.value, branch=branch)

@@ -30,8 +30,10 @@ def get_options(name: str, web: Web = Depends(get_web)) -> dict:
     wstate = web_state.load(web.studio.project_dir(name))
     return {
         "lore": {"options": [o.model_dump() for o in film.lore.options], "chosen": film.lore.chosen + 1},
-        "treatment": {"options": [o.model_dump() for o in film.treatment.options],
-                      "chosen": film.treatment.chosen + 1},
+        "treatment": {
+            "options": [o.model_dump() for o in film.treatment.options],
+            "chosen": film.treatment.chosen + 1,
+        },
         "beats": [b.model_dump() for b in film.beats or []],
         "needs_review": overview.story_needs_review(film, row.locks, wstate),
     }
@@ -42,7 +44,9 @@ def choose(name: str, body: ChooseBody, branch: bool = Query(False), web: Web = 
     return actions.choose(web.studio, name, body.step, body.option, branch=branch)
 
 
-@router.post("/{name}/review", summary="Keep the story options as they are (the story no longer needs review)")
+@router.post(
+    "/{name}/review", summary="Keep the story options as they are (the story no longer needs review)"
+)
 def confirm_review(name: str, web: Web = Depends(get_web)) -> dict:
     return actions.mark_reviewed(web.studio, name)
 
@@ -50,11 +54,16 @@ def confirm_review(name: str, web: Web = Depends(get_web)) -> dict:
 @router.get("/{name}/screenplay", summary="The screenplay as Fountain text, and where edits go")
 def get_screenplay(name: str, web: Web = Depends(get_web)) -> dict:
     film = web.studio.film(name)
-    return {"project": name, "mode": screenplay.mode_of(film), "text": screenplay.text_of(film),
-            "version": web.studio.store.project(name).head}
+    return {
+        "project": name,
+        "mode": screenplay.mode_of(film),
+        "text": screenplay.text_of(film),
+        "version": web.studio.store.project(name).head,
+    }
 
 
 @router.put("/{name}/screenplay", summary="Save the edited screenplay (409 when its stage is locked)")
-def put_screenplay(name: str, body: ScreenplayBody, branch: bool = Query(False),
-                   web: Web = Depends(get_web)) -> dict:
+def put_screenplay(
+    name: str, body: ScreenplayBody, branch: bool = Query(False), web: Web = Depends(get_web)
+) -> dict:
     return screenplay.save(web.studio, name, body.text, branch=branch)

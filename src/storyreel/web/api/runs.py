@@ -1,10 +1,10 @@
 """Runs: start and stop, status and plan, and live progress as server-sent events.
 
 ``GET /api/projects/{name}/events`` polls the project's snapshot (``Studio.status``/``plan`` as the pages show
-them) every ``poll_interval`` seconds and sends it as an ``event: status`` whenever it changes (and a comment now
-and then to keep the connection open). When no run is active — none in this server, and ``Studio.status`` says
-the project is not running — it sends ``event: end`` with the last snapshot and closes. A run goes on without
-any listener; a page that comes back later simply opens the stream again.
+them) every ``poll_interval`` seconds and sends it as an ``event: status`` whenever it changes (and a comment
+now and then to keep the connection open). When no run is active — none in this server, and ``Studio.status``
+says the project is not running — it sends ``event: end`` with the last snapshot and closes. A run goes on
+without any listener; a page that comes back later simply opens the stream again.
 """
 
 from __future__ import annotations
@@ -28,10 +28,14 @@ KEEPALIVE = 15.0
 
 
 class RunBody(BaseModel):
-    until: str | None = Field(None, description="Stop after this stage (story, beats, ... cut); all when empty.")
+    until: str | None = Field(
+        None, description="Stop after this stage (story, beats, ... cut); all when empty."
+    )
 
 
-@router.post("/{name}/run", status_code=202, summary="Start a run in the background (409 when already running)")
+@router.post(
+    "/{name}/run", status_code=202, summary="Start a run in the background (409 when already running)"
+)
 def start_run(name: str, body: RunBody | None = None, web: Web = Depends(get_web)) -> dict:
     until = body.until if body and body.until else None
     if until:
@@ -66,8 +70,11 @@ def _sse(event: str, data: dict) -> str:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-@router.get("/{name}/events", summary="Live progress (text/event-stream): 'status' on change, 'end' when done",
-            response_class=StreamingResponse)
+@router.get(
+    "/{name}/events",
+    summary="Live progress (text/event-stream): 'status' on change, 'end' when done",
+    response_class=StreamingResponse,
+)
 async def events(name: str, request: Request, web: Web = Depends(get_web)) -> StreamingResponse:
     first = await run_in_threadpool(overview.snapshot, web.studio, web.runner, name)  # 404 before streaming
 
@@ -89,5 +96,8 @@ async def events(name: str, request: Request, web: Web = Depends(get_web)) -> St
                 return
             snap = await run_in_threadpool(overview.snapshot, web.studio, web.runner, name)
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,4 +1,4 @@
-"""Scenes: each scene's asset instances, where each takes its look from, and the "use reference as is" toggle."""
+"""Scenes: each scene's asset instances, where each takes its look from, the "use reference as is" toggle."""
 
 from __future__ import annotations
 
@@ -24,7 +24,21 @@ def list_scenes(name: str, web: Web = Depends(get_web)) -> list[dict]:
 
 
 @router.put("/{name}/scenes/{scene_id}/instances/{asset_id}", summary="Change an asset instance of a scene")
-def set_instance(name: str, scene_id: str, asset_id: str, body: InstanceBody, branch: bool = Query(False),
-                 web: Web = Depends(get_web)) -> dict:
-    return actions.set_instance(web.studio, name, scene_id, asset_id, derives_from=body.derives_from,
-                                use_reference_as_is=body.use_reference_as_is, state=body.state, branch=branch)
+def set_instance(
+    name: str,
+    scene_id: str,
+    asset_id: str,
+    body: InstanceBody,
+    branch: bool = Query(False),
+    web: Web = Depends(get_web),
+) -> dict:
+    return actions.set_instance(
+        web.studio,
+        name,
+        scene_id,
+        asset_id,
+        derives_from=body.derives_from,
+        use_reference_as_is=body.use_reference_as_is,
+        state=body.state,
+        branch=branch,
+    )

@@ -24,5 +24,8 @@ def get_downloads(name: str, web: Web = Depends(get_web)) -> list[dict]:
 @router.get("/{name}/export.json", summary="The Film as JSON (Studio.export_json), as a download")
 def export_json(name: str, web: Web = Depends(get_web)) -> Response:
     text = web.studio.export_json(name)
-    return Response(text, media_type="application/json",
-                    headers={"Content-Disposition": f'attachment; filename="{name}_film.json"'})
+    return Response(
+        text,
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{name}_film.json"'},
+    )

@@ -44,18 +44,33 @@ def _overview_tab(web: Web, name: str, snap: dict) -> dict:
     rows = []
     for i, st in enumerate(snap["stages"]):
         prev_locked = i == 0 or STAGES[i - 1] in locks
-        rows.append({**st, "locked": st["stage"] in locks,
-                     "can_lock": st["stage"] not in locks and prev_locked and st["total"] > 0
-                     and st["done"] == st["total"],
-                     "lock_hint": "" if prev_locked else f"lock {overview.TITLES[STAGES[i - 1]]} first"})
+        rows.append(
+            {
+                **st,
+                "locked": st["stage"] in locks,
+                "can_lock": st["stage"] not in locks
+                and prev_locked
+                and st["total"] > 0
+                and st["done"] == st["total"],
+                "lock_hint": "" if prev_locked else f"lock {overview.TITLES[STAGES[i - 1]]} first",
+            }
+        )
     return {"rows": rows, "stages": STAGES, "titles": overview.TITLES}
 
 
 def _project(web: Web, name: str, tab: str) -> dict:
     snap = overview.snapshot(web.studio, web.runner, name)
     film = web.studio.film(name)
-    ctx = {"snap": snap, "name": name, "tab": tab, "tabs": overview.TABS, "legend_items": overview.LEGEND,
-           "title": overview.title_of(film), "film_inputs": film.inputs, "page": "project"}
+    ctx = {
+        "snap": snap,
+        "name": name,
+        "tab": tab,
+        "tabs": overview.TABS,
+        "legend_items": overview.LEGEND,
+        "title": overview.title_of(film),
+        "film_inputs": film.inputs,
+        "page": "project",
+    }
     if tab == "overview":
         ctx["data"] = _overview_tab(web, name, snap)
     elif tab == "review":
@@ -87,7 +102,14 @@ def docs(request: Request, web: Web = Depends(get_web)):
     routes = []
     for path, methods in spec.get("paths", {}).items():
         for method, op in methods.items():
-            routes.append({"method": method.upper(), "path": path, "summary": op.get("summary", ""),
-                           "tag": (op.get("tags") or [""])[0]})
-    return web.templates.TemplateResponse(request, "docs.html", {"routes": routes, "info": spec.get("info", {}),
-                                                                 "page": "docs"})
+            routes.append(
+                {
+                    "method": method.upper(),
+                    "path": path,
+                    "summary": op.get("summary", ""),
+                    "tag": (op.get("tags") or [""])[0],
+                }
+            )
+    return web.templates.TemplateResponse(
+        request, "docs.html", {"routes": routes, "info": spec.get("info", {}), "page": "docs"}
+    )

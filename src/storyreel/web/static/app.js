@@ -40,12 +40,14 @@
   }
 
   // --- messages ---------------------------------------------------------------------------------------------
+  const sentence = (m) => (m ? m.charAt(0).toUpperCase() + m.slice(1) : m);
+
   function toast(message, kind = "ok", ms = 5000) {
     const box = $("#toasts");
     if (!box) return;
     const el = document.createElement("div");
     el.className = `toast ${kind}`;
-    el.textContent = message;
+    el.textContent = sentence(message);
     box.appendChild(el);
     setTimeout(() => el.remove(), kind === "bad" ? ms * 2 : ms);
   }
@@ -55,7 +57,7 @@
     el.replaceChildren();
     el.className = `banner ${kind}`;
     const p = document.createElement("p");
-    p.textContent = message;
+    p.textContent = sentence(message);
     el.appendChild(p);
     const row = document.createElement("div");
     row.className = "banner-actions";
@@ -255,6 +257,7 @@
       else if (run && run.state === "finished") toast("The run finished");
       if (snap.version !== loadedVersion() && !editorDirty()) {
         if (run && run.state === "finished") flash("The run finished");
+        document.body.dataset.reloading = "1";
         setTimeout(() => location.reload(), 600);
       }
     });
