@@ -22,7 +22,8 @@ from conftest import require, require_service
 from storyreel import Studio
 from storyreel.engine import dist_store as ds
 from storyreel.engine.core import fingerprint_fn, make_router
-from storyreel.engine.distributed import dispatch_ready, run_node
+from storyreel.engine.dist_store import dispatch_ready
+from storyreel.engine.distributed import run_node
 from storyreel.film import versions
 from storyreel.store.db import owner_id
 
@@ -44,6 +45,7 @@ def studio(tmp_path, monkeypatch):
     except psycopg.Error as e:
         require(False, f"cannot create a PostgreSQL test database through {PG_ADMIN}: {e}")
     url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    monkeypatch.setenv("STORYREEL_DATABASE_URL", url)  # run_celery opens the store from the environment
     yield Studio(tmp_path, database_url=url)
     from storyreel.providers.local.provider import shutdown_pool
     from storyreel.store import db
@@ -138,6 +140,8 @@ def test_messages_of_another_run_are_ignored(studio):
     token, payloads = _start_run(studio, name)
     assert run_node(studio.store, **{**payloads[0], "run": "an-old-run"}, send=lambda _: None).startswith(
         "skipped: its run is over")
+    studio.store.set_project(name, stop_requested=True)  # `storyreel stop`: nothing new starts
+    assert run_node(studio.store, **payloads[0], send=lambda _: None) == "skipped: stopped on request"
     studio.store.release_run(name, owner_id())  # the orchestrator went away: its messages are void
     assert run_node(studio.store, **payloads[0], send=lambda _: None).startswith("skipped: its run is over")
     assert studio.store.jobs(name) == []
@@ -145,7 +149,7 @@ def test_messages_of_another_run_are_ignored(studio):
 
 def test_tasks_dispatch_each_other_to_the_end_of_the_film(studio):
     """No orchestrator: three threads play the workers, each finished node dispatches what it made ready."""
-    name = studio.create("chain", "A lighthouse keeper befriends a storm", duration=12)
+    name = studio.create("chain", "A lighthouse keeper befriends a storm", duration=10)
     token, payloads = _start_run(studio, name)
     with ThreadPoolExecutor(3) as pool:
         pending = set()
@@ -187,3 +191,75 @@ def test_tasks_dispatch_each_other_to_the_end_of_the_film(studio):
         prev = ids[ids.index(s.id) - 1]
         assert claims[f"clip:{s.id}"].dispatched >= claims[f"clip:{prev}"].finished
     assert [c.shot_id for c in film.clips] == ids
+
+
+# --- the orchestrator, with the workers played by threads of this process -----------------------------------
+
+
+@pytest.fixture
+def inprocess(studio, monkeypatch):
+    """run_celery as it is, its messages delivered to run_node on a pool of three threads."""
+    from storyreel.engine import celery_app
+
+    pool = ThreadPoolExecutor(3)
+    crashes: list[BaseException] = []
+    adapters: dict = {}
+
+    def deliver(p: dict) -> None:
+        try:
+            run_node(studio.store, **p, send=lambda batch: send(None, batch), adapters=adapters.get("local")
+                     and adapters)
+        except BaseException as e:
+            crashes.append(e)
+
+    def send(_app, batch: list[dict]) -> None:
+        for p in batch:
+            pool.submit(deliver, p)
+
+    monkeypatch.setattr(celery_app, "send", send)
+    monkeypatch.setattr(celery_app, "adapters", lambda: adapters.get("local") and adapters)
+    yield adapters
+    pool.shutdown(wait=True)
+    assert not crashes, crashes
+
+
+def test_run_celery_stops_at_the_budget_like_the_local_engine(studio, inprocess):
+    from storyreel.engine.distributed import run_celery
+    from storyreel.engine.events import Events
+    from storyreel.errors import BudgetExceeded
+
+    (studio.data_dir / "storyreel.toml").write_text('budget = 0.05\n[models."local:draft"]\ncost = 0.02\n')
+    name = studio.create("budget", "A fox steals a lantern", duration=10)
+    events = Events()
+    seen = []
+    events.subscribe(seen.append)
+    with pytest.raises(BudgetExceeded) as info:
+        run_celery(studio.data_dir, name, events=events, timeout=60)
+    assert str(info.value) == ("budget of $0.05 reached: spent $0.04, next call ~$0.02 (local:draft); "
+                               "raise it with budget = ... in storyreel.toml")
+    assert [(j["node"], j["status"]) for j in studio.store.jobs(name)] == [
+        ("lore", "done"), ("treatment", "done"), ("beats", "failed")]
+    assert seen[-1].event == "failed" and seen[-1].done == 2
+    assert [p.node for p in seen if p.event == "node-done"] == ["lore", "treatment"]
+    assert not studio.status(name)["running"]
+
+
+def test_run_celery_reports_a_failed_node_like_the_local_engine(studio, inprocess):
+    from storyreel.engine.distributed import run_celery
+    from storyreel.errors import FatalProviderError, RunFailed
+    from storyreel.providers.local.provider import LocalProvider
+
+    class BrokenBeats(LocalProvider):
+        async def text(self, req, route=None, call=None):
+            if req.step == "beats":
+                raise FatalProviderError("beats are broken today")
+            return await super().text(req, route, call)
+
+    inprocess["local"] = BrokenBeats()
+    name = studio.create("broken", "A fox steals a lantern", duration=10)
+    with pytest.raises(RunFailed) as info:
+        run_celery(studio.data_dir, name, timeout=60)
+    assert info.value.node == "beats" and "beats are broken today" in info.value.reason
+    status = studio.status(name)
+    assert [f["node"] for f in status["failed"]] == ["beats"] and not status["running"]
+    assert status["nodes"]["done"] == 2

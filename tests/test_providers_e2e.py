@@ -171,6 +171,12 @@ def attempts_by_model(studio: Studio, name: str) -> tuple[Counter, Counter]:
     return ok, failed
 
 
+def books(calls: dict[str, int], text: float = 0.001) -> float:
+    """What the calls cost: text and images what the fake reports ($0.001, unless text is charged its estimate),
+    clips Kling's estimate ($0.45: Replicate reports no cost)."""
+    return calls["text"] * text + calls["image"] * 0.001 + calls["video"] * 0.45
+
+
 def fake_calls(chat: ChatFake, replicate: ReplicateFake) -> dict[str, int]:
     return {"text": chat.counts["chat"], "image": chat.counts["image"], "video": replicate.counts["create"]}
 
@@ -205,6 +211,7 @@ def test_a_whole_film_makes_exactly_the_paid_calls_its_plan_implies(fakes, root)
     assert {"text": ok[TEXT_MODEL], "image": ok[IMAGE_MODEL], "video": ok[VIDEO_MODEL]} == want
     assert fake_calls(chat, replicate) == want
     assert len(replicate.predictions) == want["video"]
+    assert studio.store.spent("whole") == pytest.approx(books(want))
 
     # every job says which model made it, and every attempt it made worked
     models = {"text": TEXT_MODEL, "image": IMAGE_MODEL, "video": VIDEO_MODEL}
@@ -271,6 +278,8 @@ def test_faults_are_retried_without_losing_work_or_paying_twice(fakes, root):
     # paid creates: one per clip, each for a different shot (a refused create is no prediction)
     assert len(replicate.predictions) == want["video"]
     assert len({i["prompt"] for i in replicate.created()}) == want["video"]
+    # on the books: the calls that worked, plus the empty image answer (billed: it reported its cost)
+    assert studio.store.spent("faults") == pytest.approx(books(want) + 0.001)
 
     # the retried attempts are on the jobs, each followed by the attempt that worked
     errors = []
@@ -359,6 +368,7 @@ def test_killed_while_a_prediction_is_pending_resumes_it_without_a_second_create
     ok, _ = attempts_by_model(studio, "killed")
     assert chat.counts["chat"] == want["text"] and chat.counts["image"] == want["image"]
     assert ok[TEXT_MODEL] == want["text"] and ok[IMAGE_MODEL] == want["image"]
+    assert studio.store.spent("killed") == pytest.approx(books(want))  # each clip on the books once
 
 
 # --- 5. budget ----------------------------------------------------------------------------------------------
@@ -392,9 +402,7 @@ def test_budget_stops_before_the_call_that_would_exceed_it_and_resumes_when_rais
     assert fake_calls(chat, replicate) == want  # the first run's two calls plus the rest, nothing twice
     done = Counter(j["node"] for j in studio.store.jobs("budget") if j["status"] == "done")
     assert max(done.values()) == 1
-    # text at its estimate, images at what the fake reports ($0.001), clips at Kling's estimate ($0.45)
-    assert studio.store.spent("budget") == pytest.approx(
-        want["text"] * 0.02 + want["image"] * 0.001 + want["video"] * 0.45)
+    assert studio.store.spent("budget") == pytest.approx(books(want, text=0.02))  # text at its estimate
 
 
 # --- 4. secrets (last: it scans what every test above left behind) -----------------------------------------

@@ -19,8 +19,6 @@ from storyreel.web import overview
 from storyreel.web.app import create_app, serve
 from storyreel.web.security import LOOPBACK_HOSTS
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
 PROMPT = "A lighthouse keeper befriends a storm"
 
 
@@ -728,6 +726,10 @@ def test_loopback_only_hosts_and_cross_site_posts(data_dir):
         assert c.get("/api/projects").status_code == 200
         r = c.post("/api/projects", json={"prompt": "x"}, headers={"Origin": "http://evil.example"})
         assert r.status_code == 403 and "cross-site" in error_of(r)
+        assert c.post("/api/projects", json={"prompt": "x"}, headers={"Origin": "null"}).status_code == 403
+        r = c.post("/api/projects", json={"prompt": "x", "name": "same-origin"},
+                   headers={"Origin": "http://127.0.0.1:8000"})
+        assert r.status_code == 201
     with TestClient(app, base_url="http://localhost:8000") as c:
         assert c.get("/api/projects").status_code == 200
 

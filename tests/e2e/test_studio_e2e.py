@@ -179,13 +179,17 @@ def test_studio_end_to_end(server, page):
     assert stage_state(page, "beats") == "stale" and stage_state(page, "cut") == "stale"
 
     # the screenplay editor saves by itself (at most every 2 s) and says so
+    saves: list[float] = []
+    page.on("request", lambda r: r.method == "PUT" and r.url.endswith("/screenplay") and saves.append(time.time()))
     editor = page.locator("#screenplay")
     editor.click()
     editor.press("Control+End")
-    editor.type(" The wind rises.", delay=20)
-    assert page.get_attribute("#save-state", "data-state") in ("dirty", "saving")
+    editor.type(" The wind rises over the sea.", delay=150)  # about 4.5 s of steady typing
+    assert page.get_attribute("#save-state", "data-state") in ("dirty", "saving", "saved")
     wait_js(page, "document.querySelector('#save-state').dataset.state === 'saved'", 10)
-    assert "The wind rises." in get_json(f"{server}/api/projects/{name}/screenplay")["text"]
+    assert "The wind rises over the sea." in get_json(f"{server}/api/projects/{name}/screenplay")["text"]
+    gaps = [b - a for a, b in zip(saves, saves[1:], strict=False)]
+    assert 2 <= len(saves) <= 4 and all(g >= 1.9 for g in gaps), (len(saves), gaps)  # saves while typing, ≤1/2 s
     snap(page, "04_review_after_pick")
 
     # assets: drop a prop from the reference sheets

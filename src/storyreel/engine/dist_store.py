@@ -13,12 +13,17 @@ The claim's primary key is the guard against doing the same work twice: a (node,
 row, and every change to a project's claims happens in a transaction that first locks the project row
 (``SELECT ... FOR UPDATE``), the same lock the commit of a node's output takes. So dispatching, claiming and
 committing are serialised per project while different projects proceed in parallel.
+
+The second half holds the transactions of a node's task (claim, heartbeat, commit, failure) and the dispatch
+of the nodes a commit made ready; ``distributed`` runs them.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -37,8 +42,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine, Row
 
+from storyreel.engine.core import JobCall, stage_index
 from storyreel.errors import NotFound
-from storyreel.store.db import jobs, owner_alive, projects
+from storyreel.film import versions
+from storyreel.film.models import Film
+from storyreel.plan.graph import Node, Plan
+from storyreel.plan.keys import cache_key
+from storyreel.steps import BY_NAME, STAGES, STEPS
+from storyreel.steps.base import context_of
+from storyreel.store.db import Store, jobs, owner_alive, projects
+
+log = logging.getLogger("storyreel.engine.celery")
 
 meta = MetaData()
 
@@ -209,3 +223,167 @@ def interrupted_state(conn: Connection, project: str, node: str, key: str) -> di
         jobs.c.status.in_(("failed", "running")),
     )).order_by(jobs.c.id.desc()).limit(1)).first()
     return json.loads(row.state) if row and row.state else {}
+
+
+# --- the transactions of a node's task ----
+
+
+def payload(project: str, node: str, key: str, run: str) -> dict:
+    return {"project": project, "node": node, "key": key, "run": run}
+
+
+def node_of(node_id: str) -> Node:
+    step_name, _, item = node_id.partition(":")
+    step = BY_NAME.get(step_name)
+    if step is None:
+        raise NotFound(f"unknown step {step_name!r} in node {node_id!r}")
+    return Node(node_id, step, item or None, 0)
+
+
+def node_key(node: Node, film: Film, fp) -> str:
+    """The node's cache key on ``film`` (what ``Plan.key`` computes, without building the whole plan)."""
+    return cache_key(node.step, context_of(node.step, film, node.item), fp(node.step))
+
+
+def dispatchable(plan: Plan, states: dict, locked: set[str], until: str | None) -> list[tuple[str, str]]:
+    limit = stage_index(until) if until else len(STAGES)
+    out = []
+    for n in plan.nodes:
+        st = states[n.id]
+        if st.state in ("ready", "stale") and st.key and stage_index(n.step.stage) <= limit \
+                and n.step.stage not in locked:
+            out.append((n.id, st.key))
+    return out
+
+
+def dispatch_ready(conn, project: str, token: str, film: Film, applied: dict, fp, project_row) -> list[dict]:
+    """Within the project lock: the nodes now ready that this run has not dispatched, recorded as queued."""
+    run = run_row(conn, project)
+    if run_problem(project_row, run, token) or run.budget_stop:
+        return []
+    locked = locks_of(project_row)
+    plan = Plan(film, STEPS)
+    states = plan.states(applied, fp, locked=locked)
+    pairs = record_dispatch(conn, project, token, dispatchable(plan, states, locked, run.until))
+    return [payload(project, n, k, token) for n, k in pairs]
+
+
+@dataclass
+class Claimed:
+    node: Node
+    film: Film
+    job_id: int
+    state: dict
+
+
+def claim(store: Store, project: str, node: Node, key: str, token: str, worker: str,
+          fp) -> tuple[Claimed | str, list[dict]]:
+    """Claim (node, key) for ``worker``: a started job and the Film to run it on, or why this delivery is a
+    no-op (with the follow-ups to send when a cached output was reused instead)."""
+    with store.tx() as conn:
+        prow = lock_project(conn, project)
+        why = run_problem(prow, run_row(conn, project), token)
+        if why:
+            return f"skipped: {why}", []
+        row = get_claim(conn, project, node.id, key)
+        if row is None or row.run != token:
+            return "skipped: not dispatched by this run", []
+        if row.state in FINISHED:
+            return f"skipped: already {row.state}", []
+        if row.state == "running" and claim_alive(row):
+            return "skipped: running on a live worker", []
+        takeover = row.state == "running"
+        now = time.time()
+        _, data, applied = store.head(project, conn)
+        if (applied.get(node.id) or {}).get("key") == key:
+            set_claim(conn, project, node.id, key, state="done", finished=now)
+            return "skipped: already applied", []
+        film = versions.load(data)
+        if node_key(node, film, fp) != key:
+            set_claim(conn, project, node.id, key, state="dropped", finished=now,
+                      error="its inputs changed after it was dispatched")
+            return "skipped: its inputs changed", []
+        if takeover and row.job is not None:
+            store.update_job(row.job, conn, status="failed", finished=now,
+                             error="interrupted: the worker running it died")
+        counts = {"deliveries": row.deliveries + 1, "takeovers": row.takeovers + int(takeover)}
+        cached = cached_output(conn, project, node.step.name, key)
+        if cached is not None:
+            node.step.apply(film, node.item, cached)
+            applied[node.id] = {"key": key, "reused": True}
+            store.record_reuse(conn, project, node.id, node.step.name, node.item, key, cached)
+            store.commit_version(conn, project, film.model_dump(mode="json"), applied, f"{node.id} (reused)")
+            set_claim(conn, project, node.id, key, state="reused", owner=worker, finished=now, **counts)
+            return "reused", dispatch_ready(conn, project, token, film, applied, fp, prow)
+        state = interrupted_state(conn, project, node.id, key)
+        job_id = store.start_job(conn, project, node.id, node.step.name, node.item, key, worker, state)
+        set_claim(conn, project, node.id, key, state="running", owner=worker, job=job_id, heartbeat=now,
+                  **counts)
+    return Claimed(node, film, job_id, state), []
+
+
+def beat(store: Store, project: str, node: str, key: str, token: str, job_id: int) -> str:
+    """Refresh the claim's heartbeat; returns why the node must stop ("" to go on)."""
+    try:
+        with store.tx() as conn:
+            conn.execute(claims.update().where(
+                (claims.c.project == project) & (claims.c.node == node) & (claims.c.cache_key == key)
+                & (claims.c.job == job_id)).values(heartbeat=time.time()))
+            prow = conn.execute(select(projects).where(projects.c.name == project)).first()
+            return run_problem(prow, run_row(conn, project), token) if prow is not None else "deleted"
+    except Exception:  # a blip of the database must not kill a node that is otherwise fine
+        log.warning("heartbeat of %s failed", node, exc_info=True)
+        return ""
+
+
+def _owned(row, worker: str, job_id: int) -> bool:
+    return row is not None and row.state == "running" and row.owner == worker and row.job == job_id
+
+
+def commit(store: Store, project: str, token: str, worker: str, node: Node, key: str, job_id: int,
+           output: dict, request: dict, call: JobCall, fp) -> tuple[str, list[dict]]:
+    """Apply a finished node's output to the head Film under the project lock, write the version, and
+    return the nodes that made ready (recorded as dispatched, to be sent once the transaction is over)."""
+    done = {"request": request, "cost": call.cost, "attempts": len(call.attempts)}
+    with store.tx() as conn:
+        prow = lock_project(conn, project)
+        now = time.time()
+        if not _owned(get_claim(conn, project, node.id, key), worker, job_id):
+            store.update_job(job_id, conn, status="failed", finished=now,
+                             error="superseded: another worker took the node over", **done)
+            return "superseded", []
+        _, data, applied = store.head(project, conn)
+        film = versions.load(data)
+        error = ""
+        if node_key(node, film, fp) != key:
+            error = "its inputs changed while it ran"
+        else:
+            try:
+                node.step.apply(film, node.item, output)
+            except Exception as e:
+                error = f"{type(e).__name__}: {e}"
+        if error:
+            store.update_job(job_id, conn, status="failed", finished=now, error=error, **done)
+            set_claim(conn, project, node.id, key, state="failed", finished=now, error=error,
+                      error_kind="commit")
+            return "failed", []
+        applied[node.id] = {"key": key, "job": job_id}
+        store.update_job(job_id, conn, status="done", finished=now, outputs=output, error=None, **done)
+        store.commit_version(conn, project, film.model_dump(mode="json"), applied, node.id)
+        set_claim(conn, project, node.id, key, state="done", finished=now)
+        return "ran", dispatch_ready(conn, project, token, film, applied, fp, prow)
+
+
+def record_failure(store: Store, project: str, worker: str, node: Node, key: str, job_id: int, error: str,
+                   kind: str, request: dict, call: JobCall, budget: str = "") -> tuple[str, list]:
+    with store.tx() as conn:
+        lock_project(conn, project)
+        now = time.time()
+        store.update_job(job_id, conn, status="failed", error=error, finished=now, request=request,
+                         cost=call.cost, attempts=len(call.attempts))
+        if _owned(get_claim(conn, project, node.id, key), worker, job_id):
+            set_claim(conn, project, node.id, key, state="failed", finished=now, error=error,
+                      error_kind=kind)
+            if budget:
+                stop_dispatch(conn, project, budget)
+    return "failed", []

@@ -37,22 +37,19 @@ import os
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from storyreel.engine import dist_store as ds
-from storyreel.engine.core import JobCall, execute_node, fingerprint_fn, job_request, make_router, stage_index
+from storyreel.engine.core import JobCall, execute_node, fingerprint_fn, job_request, make_router
 from storyreel.engine.events import Events, Progress
 from storyreel.errors import BudgetExceeded, NotFound, RunFailed, StoryreelError
 from storyreel.film import versions
 from storyreel.film.models import Film
 from storyreel.plan.graph import Node, Plan
-from storyreel.plan.keys import cache_key
-from storyreel.steps import BY_NAME, STAGES, STEPS
-from storyreel.steps.base import context_of
+from storyreel.steps import STAGES, STEPS
 from storyreel.store.db import Store, owner_id, projects
 
 log = logging.getLogger("storyreel.engine.celery")
@@ -60,6 +57,7 @@ log = logging.getLogger("storyreel.engine.celery")
 HEARTBEAT_SECONDS = 2.0
 POLL_SECONDS = 0.3
 STALL_SECONDS = 5.0  # ready nodes nobody dispatched for this long are dispatched by the orchestrator
+LOOK_SECONDS = 1.0  # the orchestrator recomputes the plan's states at most this often while nodes run
 DRAIN_SECONDS = 30.0  # after a stop, how long to wait for running nodes to notice
 QUIET_WARNING_SECONDS = 30.0
 
@@ -70,55 +68,7 @@ def redispatch_after() -> float:
     return float(os.environ.get("STORYREEL_REDISPATCH_AFTER") or 60.0)
 
 
-def payload(project: str, node: str, key: str, run: str) -> dict:
-    return {"project": project, "node": node, "key": key, "run": run}
-
-
-def node_of(node_id: str) -> Node:
-    step_name, _, item = node_id.partition(":")
-    step = BY_NAME.get(step_name)
-    if step is None:
-        raise NotFound(f"unknown step {step_name!r} in node {node_id!r}")
-    return Node(node_id, step, item or None, 0)
-
-
-def node_key(node: Node, film: Film, fp) -> str:
-    """The node's cache key on ``film`` (what ``Plan.key`` computes, without building the whole plan)."""
-    return cache_key(node.step, context_of(node.step, film, node.item), fp(node.step))
-
-
-def dispatchable(plan: Plan, states: dict, locked: set[str], until: str | None) -> list[tuple[str, str]]:
-    limit = stage_index(until) if until else len(STAGES)
-    out = []
-    for n in plan.nodes:
-        st = states[n.id]
-        if st.state in ("ready", "stale") and st.key and stage_index(n.step.stage) <= limit \
-                and n.step.stage not in locked:
-            out.append((n.id, st.key))
-    return out
-
-
-def dispatch_ready(conn, project: str, token: str, film: Film, applied: dict, fp, project_row) -> list[dict]:
-    """Within the project lock: the nodes now ready that this run has not dispatched, recorded as queued."""
-    run = ds.run_row(conn, project)
-    if ds.run_problem(project_row, run, token) or run.budget_stop:
-        return []
-    locked = ds.locks_of(project_row)
-    plan = Plan(film, STEPS)
-    states = plan.states(applied, fp, locked=locked)
-    pairs = ds.record_dispatch(conn, project, token, dispatchable(plan, states, locked, run.until))
-    return [payload(project, n, k, token) for n, k in pairs]
-
-
 # --- one delivery of a node's task ----
-
-
-@dataclass
-class _Claimed:
-    node: Node
-    film: Film
-    job_id: int
-    state: dict
 
 
 def run_node(store: Store, project: str, node: str, key: str, run: str, *, send: Send,
@@ -128,13 +78,13 @@ def run_node(store: Store, project: str, node: str, key: str, run: str, *, send:
     ds.ensure_tables(store.engine)
     worker = owner_id()
     try:
-        the_node = node_of(node)
+        the_node = ds.node_of(node)
     except NotFound as e:
         return f"skipped: {e}"
     router = make_router(store, project, None, adapters)
     try:
         fp = fingerprint_fn(router)
-        claimed, follow = _claim(store, project, the_node, key, run, worker, fp)
+        claimed, follow = ds.claim(store, project, the_node, key, run, worker, fp)
         send(follow)
         if isinstance(claimed, str):
             return claimed
@@ -145,52 +95,8 @@ def run_node(store: Store, project: str, node: str, key: str, run: str, *, send:
         _close(router)
 
 
-def _claim(store: Store, project: str, node: Node, key: str, token: str, worker: str,
-           fp) -> tuple[_Claimed | str, list[dict]]:
-    with store.tx() as conn:
-        prow = ds.lock_project(conn, project)
-        why = ds.run_problem(prow, ds.run_row(conn, project), token)
-        if why:
-            return f"skipped: {why}", []
-        row = ds.get_claim(conn, project, node.id, key)
-        if row is None or row.run != token:
-            return "skipped: not dispatched by this run", []
-        if row.state in ds.FINISHED:
-            return f"skipped: already {row.state}", []
-        if row.state == "running" and ds.claim_alive(row):
-            return "skipped: running on a live worker", []
-        takeover = row.state == "running"
-        now = time.time()
-        _, data, applied = store.head(project, conn)
-        if (applied.get(node.id) or {}).get("key") == key:
-            ds.set_claim(conn, project, node.id, key, state="done", finished=now)
-            return "skipped: already applied", []
-        film = versions.load(data)
-        if node_key(node, film, fp) != key:
-            ds.set_claim(conn, project, node.id, key, state="dropped", finished=now,
-                         error="its inputs changed after it was dispatched")
-            return "skipped: its inputs changed", []
-        if takeover and row.job is not None:
-            store.update_job(row.job, conn, status="failed", finished=now,
-                             error="interrupted: the worker running it died")
-        counts = {"deliveries": row.deliveries + 1, "takeovers": row.takeovers + int(takeover)}
-        cached = ds.cached_output(conn, project, node.step.name, key)
-        if cached is not None:
-            node.step.apply(film, node.item, cached)
-            applied[node.id] = {"key": key, "reused": True}
-            store.record_reuse(conn, project, node.id, node.step.name, node.item, key, cached)
-            store.commit_version(conn, project, film.model_dump(mode="json"), applied, f"{node.id} (reused)")
-            ds.set_claim(conn, project, node.id, key, state="reused", owner=worker, finished=now, **counts)
-            return "reused", dispatch_ready(conn, project, token, film, applied, fp, prow)
-        state = ds.interrupted_state(conn, project, node.id, key)
-        job_id = store.start_job(conn, project, node.id, node.step.name, node.item, key, worker, state)
-        ds.set_claim(conn, project, node.id, key, state="running", owner=worker, job=job_id, heartbeat=now,
-                     **counts)
-    return _Claimed(node, film, job_id, state), []
-
-
-async def _execute(store: Store, project: str, token: str, worker: str, claimed: _Claimed, key: str, router,
-                   fp) -> tuple[str, list[dict]]:
+async def _execute(store: Store, project: str, token: str, worker: str, claimed: ds.Claimed, key: str,
+                   router, fp) -> tuple[str, list[dict]]:
     node = claimed.node
     call = JobCall(store, claimed.job_id, claimed.state)
     project_dir = store.data_dir / project
@@ -201,7 +107,7 @@ async def _execute(store: Store, project: str, token: str, worker: str, claimed:
             done, _ = await asyncio.wait({work}, timeout=HEARTBEAT_SECONDS)
             if done:
                 break
-            stop = _beat(store, project, node.id, key, token, claimed.job_id)
+            stop = ds.beat(store, project, node.id, key, token, claimed.job_id)
         if stop:
             work.cancel()
             with contextlib.suppress(BaseException):
@@ -209,8 +115,8 @@ async def _execute(store: Store, project: str, token: str, worker: str, claimed:
     finally:
         await router.aclose()
     if stop:
-        _finish_failed(store, project, worker, node, key, claimed.job_id, "stopped", "stopped",
-                       job_request([], call, router, node), call)
+        _retrying(lambda: ds.record_failure(store, project, worker, node, key, claimed.job_id, "stopped",
+                                            "stopped", job_request([], call, router, node), call))
         return "stopped", []
     try:
         output, prompts = work.result()
@@ -221,81 +127,16 @@ async def _execute(store: Store, project: str, token: str, worker: str, claimed:
         return _fail(store, project, worker, node, key, claimed.job_id, f"{type(e).__name__}: {e}", e, router,
                      call)
     request = job_request(prompts, call, router, node)
-    return _retrying(lambda: _commit(store, project, token, worker, node, key, claimed.job_id, output,
-                                     request, call, fp))
-
-
-def _beat(store: Store, project: str, node: str, key: str, token: str, job_id: int) -> str:
-    """Refresh the claim's heartbeat; returns why the node must stop ("" to go on)."""
-    try:
-        with store.tx() as conn:
-            conn.execute(ds.claims.update().where(
-                (ds.claims.c.project == project) & (ds.claims.c.node == node) & (ds.claims.c.cache_key == key)
-                & (ds.claims.c.job == job_id)).values(heartbeat=time.time()))
-            prow = conn.execute(select(projects).where(projects.c.name == project)).first()
-            return ds.run_problem(prow, ds.run_row(conn, project), token) if prow is not None else "deleted"
-    except Exception:  # a blip of the database must not kill a node that is otherwise fine
-        log.warning("heartbeat of %s failed", node, exc_info=True)
-        return ""
-
-
-def _owned(row, worker: str, job_id: int) -> bool:
-    return row is not None and row.state == "running" and row.owner == worker and row.job == job_id
-
-
-def _commit(store: Store, project: str, token: str, worker: str, node: Node, key: str, job_id: int,
-            output: dict, request: dict, call: JobCall, fp) -> tuple[str, list[dict]]:
-    done = {"request": request, "cost": call.cost, "attempts": len(call.attempts)}
-    with store.tx() as conn:
-        prow = ds.lock_project(conn, project)
-        now = time.time()
-        if not _owned(ds.get_claim(conn, project, node.id, key), worker, job_id):
-            store.update_job(job_id, conn, status="failed", finished=now,
-                             error="superseded: another worker took the node over", **done)
-            return "superseded", []
-        _, data, applied = store.head(project, conn)
-        film = versions.load(data)
-        error = ""
-        if node_key(node, film, fp) != key:
-            error = "its inputs changed while it ran"
-        else:
-            try:
-                node.step.apply(film, node.item, output)
-            except Exception as e:
-                error = f"{type(e).__name__}: {e}"
-        if error:
-            store.update_job(job_id, conn, status="failed", finished=now, error=error, **done)
-            ds.set_claim(conn, project, node.id, key, state="failed", finished=now, error=error,
-                         error_kind="commit")
-            return "failed", []
-        applied[node.id] = {"key": key, "job": job_id}
-        store.update_job(job_id, conn, status="done", finished=now, outputs=output, error=None, **done)
-        store.commit_version(conn, project, film.model_dump(mode="json"), applied, node.id)
-        ds.set_claim(conn, project, node.id, key, state="done", finished=now)
-        return "ran", dispatch_ready(conn, project, token, film, applied, fp, prow)
+    return _retrying(lambda: ds.commit(store, project, token, worker, node, key, claimed.job_id, output,
+                                       request, call, fp))
 
 
 def _fail(store: Store, project: str, worker: str, node: Node, key: str, job_id: int, error: str,
           exc: BaseException, router, call: JobCall) -> tuple[str, list[dict]]:
     kind = type(exc).__name__
-    _retrying(lambda: _finish_failed(store, project, worker, node, key, job_id, error, kind,
-                                     job_request([], call, router, node), call,
-                                     budget=str(exc) if isinstance(exc, BudgetExceeded) else ""))
-    return "failed", []
-
-
-def _finish_failed(store: Store, project: str, worker: str, node: Node, key: str, job_id: int, error: str,
-                   kind: str, request: dict, call: JobCall, budget: str = "") -> tuple[str, list]:
-    with store.tx() as conn:
-        ds.lock_project(conn, project)
-        now = time.time()
-        store.update_job(job_id, conn, status="failed", error=error, finished=now, request=request,
-                         cost=call.cost, attempts=len(call.attempts))
-        if _owned(ds.get_claim(conn, project, node.id, key), worker, job_id):
-            ds.set_claim(conn, project, node.id, key, state="failed", finished=now, error=error,
-                         error_kind=kind)
-            if budget:
-                ds.stop_dispatch(conn, project, budget)
+    _retrying(lambda: ds.record_failure(store, project, worker, node, key, job_id, error, kind,
+                                        job_request([], call, router, node), call,
+                                        budget=str(exc) if isinstance(exc, BudgetExceeded) else ""))
     return "failed", []
 
 
@@ -373,7 +214,7 @@ class _Orchestrator:
         plan = states = None
         seen: dict[tuple[str, str], str] = {}
         wanted: list[tuple[str, str]] = []
-        changed_at, warned = time.monotonic(), False
+        changed_at, looked_at, dirty, warned = time.monotonic(), 0.0, True, False
         while True:
             now = time.monotonic()
             if now - last_beat >= HEARTBEAT_SECONDS:
@@ -390,24 +231,22 @@ class _Orchestrator:
                 if number != film_at:
                     _, data, applied = store.head(project, conn)
                     film, film_at = versions.load(data), number
+            active_rows = [r for r in rows if r.state in ds.ACTIVE]
             sig = (number, tuple(sorted((r.node, r.cache_key, r.state) for r in rows)))
             if sig != last_sig:
-                last_sig, changed_at = sig, now
-                active = {r.node for r in rows if r.state in ds.ACTIVE}
-                failed = {r.node: r.cache_key for r in rows if r.state == "failed"}
-                plan = Plan(film, STEPS)
-                states = plan.states(applied, self.fp, locked=self.locked, running=active, failed=failed)
+                last_sig, changed_at, dirty = sig, now, True
                 self._node_events(rows, seen)
+            # the whole plan is looked at once a second at most (it costs tens of ms), at once when idle
+            if dirty and (now - looked_at >= LOOK_SECONDS or not active_rows):
+                dirty, looked_at = False, now
+                plan, states, wanted = self._look(film, applied, rows)
                 self._publish(plan, states, rows, "progress")
-                mine = {(r.node, r.cache_key) for r in rows}
-                wanted = [p for p in dispatchable(plan, states, self.locked, self.until) if p not in mine]
             elif now - changed_at > QUIET_WARNING_SECONDS and not warned and \
                     not any(r.state == "running" for r in rows):
                 warned = True
                 message = "no worker has picked anything up for a while: is `storyreel worker` running?"
                 log.warning("%s: %s", project, message)
                 self._publish(plan, states, rows, "progress", message)
-            active_rows = [r for r in rows if r.state in ds.ACTIVE]
             if stop_reason:
                 # nothing new starts; wait for running nodes to notice (not for a dead worker's)
                 if not [r for r in active_rows if r.state == "running" and ds.claim_alive(r)] \
@@ -416,7 +255,7 @@ class _Orchestrator:
             elif run is not None and run.budget_stop:
                 if not active_rows:
                     break
-            else:
+            elif not dirty:
                 if not active_rows and not wanted:
                     break
                 if wanted and (not active_rows or now - changed_at > STALL_SECONDS):
@@ -424,7 +263,16 @@ class _Orchestrator:
                     changed_at = now
                 self._resend(active_rows)
             time.sleep(POLL_SECONDS)
-        return self._finish(rows, run, stop_reason, film, applied)
+        return self._finish(stop_reason)
+
+    def _look(self, film: Film, applied: dict, rows: list) -> tuple[Plan, dict, list[tuple[str, str]]]:
+        """The plan's states as this run sees them, and the ready nodes it has not dispatched."""
+        active = {r.node for r in rows if r.state in ds.ACTIVE}
+        failed = {r.node: r.cache_key for r in rows if r.state == "failed"}
+        plan = Plan(film, STEPS)
+        states = plan.states(applied, self.fp, locked=self.locked, running=active, failed=failed)
+        mine = {(r.node, r.cache_key) for r in rows}
+        return plan, states, [p for p in ds.dispatchable(plan, states, self.locked, self.until) if p not in mine]
 
     def _begin(self) -> None:
         """Record this run; settle claims left running by earlier runs (their workers stop within a heartbeat
@@ -458,7 +306,7 @@ class _Orchestrator:
             prow = ds.lock_project(conn, self.project)
             _, data, applied = self.store.head(self.project, conn)
             film = versions.load(data)
-            payloads = dispatch_ready(conn, self.project, self.token, film, applied, self.fp, prow)
+            payloads = ds.dispatch_ready(conn, self.project, self.token, film, applied, self.fp, prow)
         self._send(payloads)
 
     def _send(self, payloads: list[dict]) -> None:
@@ -489,7 +337,7 @@ class _Orchestrator:
                 ds.set_claim(conn, self.project, r.node, r.cache_key, dispatched=now, resent=r.resent + 1)
         log.warning("%s: sending %d node(s) again: %s", self.project, len(due),
                     ", ".join(r.node for r in due))
-        self._send([payload(self.project, r.node, r.cache_key, self.token) for r in due])
+        self._send([ds.payload(self.project, r.node, r.cache_key, self.token) for r in due])
 
     def _node_events(self, rows: list, seen: dict) -> None:
         for r in rows:
@@ -522,7 +370,7 @@ class _Orchestrator:
         self.events.publish(Progress(self.project, done, len(plan.nodes), running=running, stages=stages,
                                      event=event, message=message))
 
-    def _finish(self, rows: list, run, stop_reason: str, film: Film, applied: dict) -> dict:
+    def _finish(self, stop_reason: str) -> dict:
         with self.store.engine.connect() as conn:
             rows = ds.run_claims(conn, self.project, self.token)
             run = ds.run_row(conn, self.project)

@@ -309,9 +309,10 @@ class Film(Model):
                 return a
         raise KeyError(f"no asset {asset_id!r}")
 
-    def asset_named(self, name: str) -> Asset | None:
+    def asset_named(self, name: str, kind: str | None = None) -> Asset | None:
+        """The asset called ``name`` (any case), of ``kind`` when given: a location and a character may share a name."""
         key = name.strip().lower()
-        return next((a for a in self.assets or [] if a.name.lower() == key), None)
+        return next((a for a in self.assets or [] if a.name.lower() == key and kind in (None, a.kind)), None)
 
     def chosen_lore(self) -> LoreOption | None:
         o = self.lore.options

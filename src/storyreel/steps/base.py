@@ -127,12 +127,13 @@ class frozen_film:  # noqa: N801 - a context manager used like a function
 
 
 def _assets_in_scene(film: Film, scene: Scene) -> list[Asset]:
-    names = [scene.outline.location, *scene.outline.characters, *scene.outline.props]
+    names = [("location", scene.outline.location)] + [("character", c) for c in scene.outline.characters]
+    names += [("prop", p) for p in scene.outline.props]
     if scene.script:
-        names += [d.character for d in scene.script.dialogue]
+        names += [("character", d.character) for d in scene.script.dialogue]
     seen: list[Asset] = []
-    for n in names:
-        a = film.asset_named(n) if n else None
+    for kind, n in names:
+        a = film.asset_named(n, kind) if n else None
         if a is not None and a not in seen:
             seen.append(a)
     if scene.instances:

@@ -3,11 +3,13 @@ previous clip's last frame waits for exactly that clip (pipelined chains, no bar
 
 from __future__ import annotations
 
+import asyncio
+
 from storyreel.film import dto
 from storyreel.film.models import Clip, Film
-from storyreel.media import video
+from storyreel.media import conform, video
 from storyreel.steps.base import Read, Step
-from storyreel.steps.context import StepContext
+from storyreel.steps.context import FPS, StepContext
 
 ClipOut = dto.strict(Clip, exclude={"shot_id"}, name="ClipOut")
 
@@ -30,6 +32,16 @@ async def _clip(ctx: StepContext) -> dict:
                                        first=spec.get("start_from") if strategy == "continue" else first,
                                        last=last, spec=spec)
     info = video.probe(ctx.abs(path))
+    w, h = ctx.size
+    frames = max(1, round(shot["duration"] * FPS))
+    if conform.needs_conform(info, width=w, height=h, fps=FPS, frames=frames):
+        # hosted models answer with their own length, rate and size: the cut needs the film's
+        fitted = ctx.new_path("videos", "clip", f"{ctx.item}_conformed", "mp4")
+        done = await asyncio.to_thread(conform.conform, ctx.abs(path), fitted, width=w, height=h, fps=FPS,
+                                       frames=frames)
+        note = "; ".join(x for x in (note, f"conformed: {done}") if x)
+        path = ctx.rel(fitted)
+        info = video.probe(fitted)
     return {"path": path, "duration": round(info["duration"], 4), "strategy": used, "note": note}
 
 

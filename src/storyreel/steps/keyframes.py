@@ -91,10 +91,10 @@ def frame_spec(ctx: dict, moment: str) -> dict:
     lines = {d["id"]: d for d in (ctx["script"] or {}).get("dialogue", [])}
     spoken = [lines[i] for i in shot["dialogue"] if i in lines]
     states = {i["asset_id"]: i["state"] for i in ctx["instances"] or []}
-    by_name = {a["name"].lower(): a for a in ctx["scene_assets"]}
-    chars = [{"name": c, "state": states.get(by_name[c.lower()]["id"], "") if c.lower() in by_name else ""}
-             for c in shot["characters"]]
-    loc = by_name.get(outline["location"].lower())
+    by_name = {(a["kind"], a["name"].lower()): a for a in ctx["scene_assets"]}
+    chars = [{"name": c, "state": states.get(by_name[("character", c.lower())]["id"], "")
+              if ("character", c.lower()) in by_name else ""} for c in shot["characters"]]
+    loc = by_name.get(("location", outline["location"].lower()))
     caption = shot["action"]
     return {
         "shot_number": ctx["position"]["index"] + 1, "shot_label": shot_label(ctx["position"]), "moment": moment,

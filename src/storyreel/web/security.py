@@ -53,8 +53,8 @@ class Gate:
         if self.allowed_hosts is not None and host_only(host) not in self.allowed_hosts:
             return await _deny(send, 400, "this server answers on localhost only", path)
         origin = headers.get("origin")
-        if method not in SAFE_METHODS and origin and origin != "null":
-            if urlsplit(origin).netloc.lower() != host.lower():
+        if method not in SAFE_METHODS and origin:
+            if origin == "null" or urlsplit(origin).netloc.lower() != host.lower():
                 return await _deny(send, 403, "cross-site request refused", path)
         if self.token is not None:
             query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
