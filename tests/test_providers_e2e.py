@@ -37,6 +37,7 @@ from fakes.openai_chat import ChatFake, completion
 from fakes.replicate import BASE_PATH as REPLICATE_PATH
 from fakes.replicate import ReplicateFake
 from storyreel import Studio
+from storyreel.media.video import probe
 from storyreel.cli import app
 from storyreel.errors import BudgetExceeded, RunFailed
 from storyreel.film.models import VIEWS_BY_KIND, Film
@@ -97,7 +98,9 @@ def all_logs():
 @pytest.fixture(scope="module")
 def servers(all_logs):
     chat, replicate = ChatFake(), ReplicateFake()
-    clips = ClipMaker()  # shared: a clip of a given length is rendered once for the module
+    # like a hosted model: its own size and frame rate (and, with Kling's accepted lengths, its own duration);
+    # the clip step conforms them to the film
+    clips = ClipMaker(width=1280, height=720, fps=30)
     with chat.running(), replicate.running():
         yield chat, replicate, clips
 
@@ -118,11 +121,10 @@ def fakes(servers, monkeypatch):
 
 
 def config(budget: float | None = None, text_cost: float | None = None) -> str:
-    """storyreel.toml: fast retries and polls; clips asked for at the shot's length (see the module doc)."""
+    """storyreel.toml: fast retries and polls (clips come back at Kling's own lengths and are conformed)."""
     lines = [f"budget = {budget}"] if budget is not None else []
     lines += ["max_retry_wait = 0.05",
-              "[providers.replicate]", "poll_interval = 0.02",
-              f'[models."{VIDEO_MODEL}"]', "durations = []"]
+              "[providers.replicate]", "poll_interval = 0.02"]
     if text_cost is not None:
         lines += [f'[models."{TEXT_MODEL}"]', f"cost = {text_cost}"]
     return "\n".join(lines) + "\n"
@@ -221,11 +223,17 @@ def test_a_whole_film_makes_exactly_the_paid_calls_its_plan_implies(fakes, root)
             shown = studio.show("whole", job["node"])
             assert shown["model"] == model, job["node"]
             assert all(a["ok"] and a["model"] == model for a in shown["attempts"])
-    # one prediction per shot, asking for that shot: its clip prompt and its length
+    # one prediction per shot, asking for that shot: its clip prompt and the nearest length Kling accepts
     asked = sorted((i["prompt"], float(i["duration"])) for i in replicate.created())
-    assert asked == sorted((s.clip_prompt, s.duration) for s in film.shots)
+    assert asked == sorted((s.clip_prompt, 5.0 if s.duration <= 5 else 10.0) for s in film.shots)
     assert all(i.get("start_image", "").startswith("data:image/png;base64,") for i in replicate.created())
-    assert [c.duration for c in film.clips] == pytest.approx([s.duration for s in film.shots], abs=0.05)
+    # what came back (1280x720, 30 fps, 5 s) was conformed to the film: the shot's length, 1920x1080, 24 fps
+    assert [c.duration for c in film.clips] == pytest.approx([s.duration for s in film.shots], abs=1 / 24)
+    assert all("conformed" in c.note and "trimmed" in c.note and "1280x720" in c.note for c in film.clips)
+    final = probe(studio.project_dir("whole") / film.cut.final)
+    v = next(x for x in final["streams"] if x["type"] == "video")
+    assert (v["width"], v["height"], v["fps"]) == (1920, 1080, 24)
+    assert final["duration"] == pytest.approx(film.cut.duration, abs=1 / 24)
     # the keys went where they belong, and only there
     sent = chat.headers("chat") + chat.headers("image")
     assert {h["authorization"] for h in sent} == {f"Bearer {OPENROUTER_KEY}"}
