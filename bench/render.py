@@ -1,29 +1,34 @@
 """Render benchmark of the local (offline) renderer: speed of a 60 s 1080p film and peak memory of a 5-minute
-one.
+one, in one run.
 
-    .venv/bin/python bench/render.py            # the full run (several minutes on 2 cores)
+    .venv/bin/python bench/render.py            # the full run (about 12 minutes on 2 cores)
     .venv/bin/python bench/render.py --quick    # a smoke version (10 s and 20 s films)
 
 (a) Speed. A 60 s 16:9 film (1920x1080, 24 fps) is made through the real engine with the ``local`` provider
-(``Studio.create`` then ``Studio.run``): the run up to the keyframes is timed apart ("pre: story..keyframes"),
+(``Studio.create`` then ``Studio.run``), in a child process: the run up to the keyframes is timed apart ("pre"),
 then the rest of the run — clips (rendered in parallel by the provider's process pool, one shot per process,
-``os.cpu_count()`` workers), sound (voices, music) and the cut (mix + concat) — is timed as "clips+cut". The
-film's length over that time is the render speed as a multiple of real time; the same over the whole run is
-given too. From the jobs' own start/finish times: the wall-clock span and summed busy time of each step. Then
-a profile of where clip time goes: a sample of the film's shots is rendered again in this process, once only
-generating the frames (keyframe decode, camera move, dissolve, RGB->YUV) and once in full (plus x264 encoding
-and muxing); and the concat alone is timed on the film's clips.
+``os.cpu_count()`` workers), sound (voices, music) and the cut (mix + concat) — is timed as "clips+sound+cut".
+The film's length over that time is the render speed as a multiple of real time (the same over the whole run is
+given too). The fastest of ``--repeat`` runs counts: on a shared machine other load only ever slows a run down.
+Because the wall clock depends on that load, the CPU time (user + system) of the engine process and its pool
+workers over the same stretch is reported too, with the speed it allows on otherwise idle cores (an upper
+bound: it assumes perfect sharing) and the load average before and after. Then a profile, in one process: a
+sample of the film's shots (camera moves first) is rendered again, once only generating the frames (keyframe
+decode, camera move, dissolve, RGB->YUV) and once in full (plus x264 and muxing), in CPU seconds; the music
+bed, the mix, and the concat with and without audio are timed on the film's own files.
 
 (b) Memory. A 300 s film is made from scratch (whole pipeline) in a child process while this process samples,
 every 0.1 s, the child's process tree (the engine process, its render pool workers, espeak-ng): each process's
-VmHWM (its own peak RSS, exact), and the sum over the tree of VmRSS and of PSS (proportional set size: shared
-pages split between the processes that share them) at each sample — the tree's concurrent peak. The child also
-reports getrusage(RUSAGE_SELF / RUSAGE_CHILDREN).ru_maxrss after joining its pool.
+VmHWM (its own peak RSS, exact), and the sum over the tree of VmRSS and of PSS (proportional set size: pages
+shared by forked workers counted once) at each sample — the tree's concurrent peak. The child also reports
+getrusage(RUSAGE_SELF / RUSAGE_CHILDREN).ru_maxrss after joining its pool. Then each part alone (imports only,
+one 1080p render_clip of the film's longest moving shot, the music bed, the mix) runs in a fresh process on
+that film's files, to show which part holds the memory.
 
 Targets: >= 2x real time on 2 cores; < 500 MB peak for the 5-minute film (judged on the tree's concurrent
-RSS). Writes bench/results/render.json (render_quick.json with --quick) and prints a table. ``--cores N`` pins
-the film-making child to N cores (sched_setaffinity) with N pool workers, to measure a 2-core figure on a
-bigger box.
+RSS). Writes bench/results/render.json (render_quick.json with --quick) with the figures, the machine and the
+command, and prints a table. ``--cores N`` pins the film-making child to N cores (sched_setaffinity) with N
+pool workers, to measure a 2-core figure on a bigger machine.
 """
 
 from __future__ import annotations
@@ -66,44 +71,86 @@ def _steps_summary(jobs: list[dict], since: float) -> dict:
             for k, v in sorted(out.items(), key=lambda kv: kv[1]["first"])}
 
 
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process and of its children that were waited for."""
+    import resource
+
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+
+def _self_cpu() -> float:
+    import resource
+
+    a = resource.getrusage(resource.RUSAGE_SELF)
+    return a.ru_utime + a.ru_stime
+
+
+def _reap() -> None:
+    """run_sync lets the render pool go without waiting: join its workers, so their CPU time and peak RSS
+    reach RUSAGE_CHILDREN."""
+    import multiprocessing
+
+    from storyreel.providers.local import provider
+
+    provider.shutdown_pool()
+    for proc in multiprocessing.active_children():
+        proc.join(60)
+
+
 def child_speed(data: Path, duration: float, profile_shots: int) -> dict:
     from storyreel import Studio
-    from storyreel.providers.local import provider
 
     studio = Studio(data)
     name = studio.create("speed", PROMPT, duration=duration, aspect="16:9")
-    t0 = time.perf_counter()
+    load0 = os.getloadavg()
+    t0, c0 = time.perf_counter(), _cpu()
     wall0 = time.time()
     studio.run(name, until="keyframes")
-    t1 = time.perf_counter()
+    _reap()
+    t1, c1, s1 = time.perf_counter(), _cpu(), _self_cpu()
     wall1 = time.time()
     studio.run(name)
-    t2 = time.perf_counter()
+    _reap()
+    t2, c2, s2 = time.perf_counter(), _cpu(), _self_cpu()
+    load1 = os.getloadavg()
     film = studio.film(name)
     jobs = studio.store.jobs(name)
+    workers = int(os.environ.get("STORYREEL_RENDER_WORKERS") or max(1, os.cpu_count() or 1))
+    cores = len(os.sched_getaffinity(0))
+    cpu_timed = c2 - c1
     out = {
         "film_seconds": film.cut.duration, "shots": len(film.shots), "reencoded": film.cut.reencoded,
         "transitions": {t: film.cut.transitions.count(t) for t in sorted(set(film.cut.transitions))},
         "camera_moves": {m: sum(1 for s in film.shots if s.camera_move == m)
                          for m in sorted({s.camera_move for s in film.shots})},
+        "clip_strategies": {m: sum(1 for c in film.clips if c.strategy == m)
+                            for m in sorted({c.strategy for c in film.clips})},
         "pre_keyframes_s": round(t1 - t0, 2), "clips_cut_s": round(t2 - t1, 2), "whole_s": round(t2 - t0, 2),
+        "cpu_pre_s": round(c1 - c0, 2), "cpu_clips_cut_s": round(cpu_timed, 2),
+        "cpu_clips_cut_main_s": round(s2 - s1, 2), "cpu_clips_cut_workers_s": round(cpu_timed - (s2 - s1), 2),
+        # what the same CPU work would take on `cores` otherwise idle cores, perfectly shared: an upper bound on
+        # the speed when the wall clock is inflated by other load on the machine
+        "x_realtime_cpu_bound": round(film.cut.duration / (cpu_timed / cores), 2) if cpu_timed else None,
+        "loadavg_before": [round(v, 2) for v in load0], "loadavg_after": [round(v, 2) for v in load1],
         "steps_pre": _steps_summary(jobs, wall0), "steps_timed": _steps_summary(jobs, wall1),
-        "workers": int(os.environ.get("STORYREEL_RENDER_WORKERS") or max(1, os.cpu_count() or 1)),
+        "workers": workers, "cores": cores,
     }
-    provider.shutdown_pool()
     out["profile"] = _profile(studio, name, profile_shots)
     return out
 
 
 def _profile(studio, name: str, n_shots: int) -> dict:
-    """Where clip time goes, single process: frame generation vs encoding, and the concat alone."""
-    from storyreel.media import video
+    """Where the time goes, in this one process: per clip frame generation vs encoding (wall and CPU time,
+    the latter counting x264's own threads), the music bed, the mix, and the concat with and without audio."""
+    from storyreel.media import audio, video
     from storyreel.steps.cut import TRANSITION_SECONDS
 
     film = studio.film(name)
     pdir = studio.project_dir(name)
-    shots = film.shots[: max(1, n_shots)]
-    gen = full = 0.0
+    # the sample: the first shots with a last keyframe, favouring camera moves (the costly clips)
+    shots = sorted(film.shots, key=lambda s: (s.camera_move == "static", s.number))[: max(1, n_shots)]
+    gen = full = gen_cpu = full_cpu = 0.0
     frames = 0
     by_move: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -111,56 +158,143 @@ def _profile(studio, name: str, n_shots: int) -> dict:
             first = pdir / s.first_frame.image
             last = pdir / s.last_frame.image if s.last_frame and s.last_frame.image else None
             n = max(1, round(s.duration * video.FPS))
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             for _ in video._clip_frames(first, last, n, 1920, 1080, s.camera_move, video.FPS, None):
                 pass
-            g = time.perf_counter() - t
-            t = time.perf_counter()
+            gen, gen_cpu = gen + time.perf_counter() - t, gen_cpu + time.process_time() - c
+            t, c = time.perf_counter(), time.process_time()
             video.render_clip(Path(tmp) / f"c{i}.mp4", first=first, last=last, duration=s.duration,
                               width=1920, height=1080, camera_move=s.camera_move)
-            f = time.perf_counter() - t
-            gen, full, frames = gen + g, full + f, frames + n
-            by_move.setdefault(s.camera_move, []).append(f / (n / video.FPS))
+            f, fc = time.perf_counter() - t, time.process_time() - c
+            full, full_cpu, frames = full + f, full_cpu + fc, frames + n
+            by_move.setdefault(s.camera_move, []).append(fc / (n / video.FPS))
+        total = film.cut.duration
+        t = time.perf_counter()
+        cues = _music_cues(film)
+        audio.music_bed(cues, total, Path(tmp) / "music.wav", seed=1)
+        music_s = time.perf_counter() - t
+        t = time.perf_counter()
+        audio.mix(total, Path(tmp) / "mix.wav", music=Path(tmp) / "music.wav", dialogue=_spoken(film, pdir))
+        mix_s = time.perf_counter() - t
         clips = [pdir / c.path for c in film.clips]
         t = time.perf_counter()
         info = video.concat(clips, list(film.cut.transitions), Path(tmp) / "cat.mp4",
                             transition_seconds=TRANSITION_SECONDS)
         cat = time.perf_counter() - t
         t = time.perf_counter()
+        video.concat(clips, list(film.cut.transitions), Path(tmp) / "cat_audio.mp4", audio=Path(tmp) / "mix.wav",
+                     transition_seconds=TRANSITION_SECONDS)
+        cat_audio = time.perf_counter() - t
+        t = time.perf_counter()
         remux = video.concat(clips, ["cut"] * (len(clips) - 1), Path(tmp) / "cat_cuts.mp4")
         cat_cut = time.perf_counter() - t
     secs = frames / video.FPS
     return {
         "sample_shots": len(shots), "sample_seconds": round(secs, 2),
+        "sample_moves": sorted({s.camera_move for s in shots}),
         "frame_generation_s": round(gen, 2), "render_clip_s": round(full, 2),
-        "encode_mux_s": round(full - gen, 2), "encode_share": round((full - gen) / full, 3) if full else None,
-        "render_clip_x_realtime_1core": round(secs / full, 2) if full else None,
-        "seconds_per_film_second_by_move": {m: round(sum(v) / len(v), 3) for m, v in sorted(by_move.items())},
+        "frame_generation_cpu_s": round(gen_cpu, 2), "render_clip_cpu_s": round(full_cpu, 2),
+        "encode_share_cpu": round((full_cpu - gen_cpu) / full_cpu, 3) if full_cpu else None,
+        "render_clip_x_realtime_per_cpu": round(secs / full_cpu, 2) if full_cpu else None,
+        "render_clip_x_realtime_wall": round(secs / full, 2) if full else None,
+        "cpu_s_per_film_second_by_move": {m: round(sum(v) / len(v), 3) for m, v in sorted(by_move.items())},
+        "music_bed_s": round(music_s, 2), "mix_s": round(mix_s, 2),
         "concat_s": round(cat, 2), "concat_reencoded": info["reencoded"],
-        "concat_x_realtime": round(info["duration"] / cat, 2) if cat else None,
+        "concat_with_audio_s": round(cat_audio, 2),
         "concat_all_cuts_s": round(cat_cut, 2), "concat_all_cuts_reencoded": remux["reencoded"],
     }
 
 
+def _music_cues(film) -> list[tuple[float, float, int, str]]:
+    from storyreel.steps.cut import shot_starts
+
+    starts = dict(zip([s.id for s in film.shots], shot_starts([{"duration": s.duration, "transition": s.transition}
+                                                              for s in film.shots]), strict=True))
+    cues = []
+    for sc in film.scenes:
+        mine = [s for s in film.shots if s.scene_id == sc.id]
+        if not mine:
+            continue
+        t0 = starts[mine[0].id]
+        length = sum(s.duration for s in mine)
+        snd = sc.sound
+        cues.append((t0, length, snd.tempo if snd else 90, snd.mode if snd else "major"))
+    return cues
+
+
+def _spoken(film, pdir: Path) -> list[tuple[float, Path]]:
+    from storyreel.steps.cut import shot_starts
+
+    starts = dict(zip([s.id for s in film.shots], shot_starts([{"duration": s.duration, "transition": s.transition}
+                                                              for s in film.shots]), strict=True))
+    voiced = {v.line_id: v for sc in film.scenes for v in sc.voices or [] if v.audio}
+    return [(starts[c.shot_id] + c.start, pdir / voiced[c.line_id].audio) for sc in film.scenes
+            for c in (sc.sound.dialogue if sc.sound else []) if c.line_id in voiced and c.shot_id in starts]
+
+
 def child_memory(data: Path, duration: float) -> dict:
-    import multiprocessing
     import resource
 
     from storyreel import Studio
-    from storyreel.providers.local import provider
 
     studio = Studio(data)
     t0 = time.perf_counter()
     name = studio.create("memory", PROMPT, duration=duration, aspect="16:9")
     studio.run(name)
     elapsed = time.perf_counter() - t0
-    provider.shutdown_pool()  # run_sync already let the pool go (without waiting): join the workers so that
-    for proc in multiprocessing.active_children():  # RUSAGE_CHILDREN counts them
-        proc.join(30)
+    _reap()
     film = studio.film(name)
     return {"film_seconds": film.cut.duration, "shots": len(film.shots), "whole_s": round(elapsed, 2),
             "ru_maxrss_self_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "ru_maxrss_children_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)}
+
+
+def memory_parts(data: Path) -> dict:
+    """Each part of the render alone in a fresh process, on the memory film's own files: who holds the memory.
+    Run from the parent after the film is made, outside the sampled process tree."""
+    parts = {}
+    for part in ("baseline", "render_clip", "music_bed", "mix"):
+        r = subprocess.run([sys.executable, __file__, "--child", "part", "--part", part, "--data", str(data)],
+                           capture_output=True, text=True)
+        parts[part] = json.loads(r.stdout) if r.returncode == 0 else {"error": r.stderr[-400:]}
+    return parts
+
+
+def child_part(data: Path, part: str) -> dict:
+    """Peak RSS (VmHWM) of one part of the render in this fresh process, after importing what it needs."""
+    from storyreel import Studio
+    from storyreel.media import audio, video
+
+    studio = Studio(data)
+    film = studio.film("memory")
+    pdir = studio.project_dir("memory")
+    base = _hwm_mb()
+    t = time.perf_counter()
+    what = ""
+    with tempfile.TemporaryDirectory() as tmp:
+        if part == "render_clip":  # the longest shot that moves and dissolves, at 1080p
+            moving = [s for s in film.shots if s.camera_move != "static" and s.last_frame and s.last_frame.image]
+            s = max(moving or film.shots, key=lambda s: s.duration)
+            last = pdir / s.last_frame.image if s.last_frame and s.last_frame.image else None
+            video.render_clip(Path(tmp) / "c.mp4", first=pdir / s.first_frame.image, last=last,
+                              duration=s.duration, width=1920, height=1080, camera_move=s.camera_move)
+            what = f"{s.id}: {s.camera_move}, {s.duration:.1f} s, 1920x1080"
+        elif part == "music_bed":
+            audio.music_bed(_music_cues(film), film.cut.duration, Path(tmp) / "m.wav", seed=1)
+            what = f"{film.cut.duration:.0f} s, 48 kHz stereo"
+        elif part == "mix":
+            spoken = _spoken(film, pdir)
+            audio.mix(film.cut.duration, Path(tmp) / "x.wav", music=pdir / film.sound.music, dialogue=spoken)
+            what = f"{film.cut.duration:.0f} s, music + {len(spoken)} lines"
+    return {"what": what, "import_mb": base, "peak_mb": _hwm_mb(), "added_mb": round(_hwm_mb() - base, 1),
+            "s": round(time.perf_counter() - t, 2)}
+
+
+def _hwm_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
 
 
 # --- parent side: run a child, sample its process tree ------------------------------------------------------
@@ -273,7 +407,10 @@ def run_child(mode: str, duration: float, cores: int | None, profile_shots: int)
         sampler.join()
         if rc != 0:
             raise SystemExit(f"the {mode} child failed (exit {rc})")
-        return json.loads(out.read_text()), sampler.summary()
+        res = json.loads(out.read_text())
+        if mode == "memory":
+            res["parts_peak_mb"] = memory_parts(Path(data))
+        return res, sampler.summary()
 
 
 def machine(cores: int | None) -> dict:
@@ -304,10 +441,13 @@ def main() -> None:
     ap.add_argument("--speed-duration", type=float, default=None, help="film length for (a), seconds (60)")
     ap.add_argument("--memory-duration", type=float, default=None, help="film length for (b), seconds (300)")
     ap.add_argument("--cores", type=int, default=None, help="pin the film-making child to N cores, N workers")
+    ap.add_argument("--repeat", type=int, default=None,
+                    help="runs of (a); the fastest counts, all are kept (default 2, 1 with --quick)")
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--out", type=Path, default=None)
     # child mode (internal)
-    ap.add_argument("--child", choices=("speed", "memory"), help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=("speed", "memory", "part"), help=argparse.SUPPRESS)
+    ap.add_argument("--part", help=argparse.SUPPRESS)
     ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--duration", type=float, help=argparse.SUPPRESS)
     ap.add_argument("--result", type=Path, help=argparse.SUPPRESS)
@@ -317,6 +457,9 @@ def main() -> None:
     if args.child:
         if args.cores:
             os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[: args.cores]))
+        if args.child == "part":
+            print(json.dumps(child_part(args.data, args.part)))
+            return
         res = (child_speed(args.data, args.duration, args.profile_shots) if args.child == "speed"
                else child_memory(args.data, args.duration))
         args.result.write_text(json.dumps(res))
@@ -325,9 +468,17 @@ def main() -> None:
     speed_d = args.speed_duration or (10.0 if args.quick else 60.0)
     mem_d = args.memory_duration or (20.0 if args.quick else 300.0)
     cmd = "bench/render.py" + (" --quick" if args.quick else "")
+    cmd += f" --repeat {args.repeat}" if args.repeat else ""
     cmd += f" --cores {args.cores}" if args.cores else ""
-    print(f"(a) speed: making a {speed_d:g} s 1080p film ...", flush=True)
-    speed, speed_mem = run_child("speed", speed_d, args.cores, 2 if args.quick else 6)
+    repeat = max(1, args.repeat or (1 if args.quick else 2))
+    runs = []
+    for k in range(repeat):
+        print(f"(a) speed: making a {speed_d:g} s 1080p film ({k + 1}/{repeat}) ...", flush=True)
+        runs.append(run_child("speed", speed_d, args.cores, 2 if args.quick else 6))
+    # wall clock on a shared machine only ever gets slower: the fastest run is the best estimate
+    speed, speed_mem = min(runs, key=lambda r: r[0]["clips_cut_s"])
+    speed["runs_clips_cut_s"] = [r[0]["clips_cut_s"] for r in runs]
+    speed["runs_cpu_clips_cut_s"] = [r[0]["cpu_clips_cut_s"] for r in runs]
     result = {"bench": "render", "command": f".venv/bin/python {cmd}",
               "when": time.strftime("%Y-%m-%d %H:%M:%S"),
               "machine": machine(args.cores),
@@ -353,28 +504,35 @@ def main() -> None:
     out.write_text(json.dumps(result, indent=2) + "\n")
 
     p = speed["profile"]
+    mach = result["machine"]
     rows = [
-        ("machine", f"{result['machine']['cpus_usable']} cores ({result['machine']['cpu_model'][:40]}), "
-                    f"py {result['machine']['python']}, PyAV {result['machine']['pyav']}"),
+        ("machine", f"{mach['cpus_usable']} cores ({mach['cpu_model'][:40]}), py {mach['python']}, "
+                    f"PyAV {mach['pyav']}; load avg during (a) {speed['loadavg_before'][0]:.1f} -> "
+                    f"{speed['loadavg_after'][0]:.1f}"),
         ("(a) film", f"{film_s:g} s, {speed['shots']} shots, 1920x1080, {speed['workers']} workers, "
                      f"cut re-encoded: {speed['reencoded']}"),
         ("    pre (story..keyframes)", f"{speed['pre_keyframes_s']:.1f} s"),
         ("    clips+sound+cut",
          f"{speed['clips_cut_s']:.1f} s  -> {speed['x_realtime_clips_cut']:.2f}x real time "
-         f"(target >= {TARGET_SPEED:g}x: {'ok' if verdict['speed_ok'] else 'MISSED'})"),
+         f"(target >= {TARGET_SPEED:g}x: {'ok' if verdict['speed_ok'] else 'MISSED'}); runs: "
+         + ", ".join(f"{v:.1f} s" for v in speed["runs_clips_cut_s"])),
+        ("    same, CPU time", f"{speed['cpu_clips_cut_s']:.1f} CPU s (workers {speed['cpu_clips_cut_workers_s']:.1f},"
+                             f" main {speed['cpu_clips_cut_main_s']:.1f}) -> at most "
+                             f"{speed['x_realtime_cpu_bound']}x real time on {speed['cores']} idle cores"),
         ("    whole pipeline", f"{speed['whole_s']:.1f} s  -> {speed['x_realtime_whole']:.2f}x real time"),
     ]
     for step in ("clip", "voices", "music", "cut"):
         if step in speed["steps_timed"]:
             st = speed["steps_timed"][step]
-            rows.append((f"    step {step}", f"span {st['span_s']:.1f} s, busy {st['busy_s']:.1f} s over "
-                                              f"{st['jobs']} jobs"))
+            rows.append((f"    step {step}", f"span {st['span_s']:.1f} s over {st['jobs']} jobs"))
+    moves = ", ".join(f"{m} {v:.2f}" for m, v in p["cpu_s_per_film_second_by_move"].items())
     rows += [
-        ("    profile: render_clip 1 core", f"{p['render_clip_x_realtime_1core']}x real time; encode+mux "
-                                            f"{100 * (p['encode_share'] or 0):.0f}% of clip time"),
-        ("    profile: concat",
-         f"{p['concat_s']:.1f} s ({p['concat_x_realtime']}x real time, re-encoded: {p['concat_reencoded']}); "
-         f"all cuts: {p['concat_all_cuts_s']:.1f} s (re-encoded: {p['concat_all_cuts_reencoded']})"),
+        ("    render_clip (1 process)", f"{p['render_clip_x_realtime_per_cpu']}x real time per CPU second; "
+                                      f"encode+mux {100 * (p['encode_share_cpu'] or 0):.0f}% of its CPU"),
+        ("    CPU s per film second", moves),
+        ("    cut parts", f"music bed {p['music_bed_s']:.1f} s, mix {p['mix_s']:.1f} s, concat "
+                        f"{p['concat_s']:.1f} s (+audio {p['concat_with_audio_s']:.1f} s; re-encoded: "
+                        f"{p['concat_reencoded']}), all-cuts remux {p['concat_all_cuts_s']:.1f} s"),
     ]
     if "memory" in result:
         m = result["memory"]
@@ -389,6 +547,9 @@ def main() -> None:
             ("    ru_maxrss self / children",
              f"{m['ru_maxrss_self_mb']:.0f} / {m['ru_maxrss_children_mb']:.0f} MB"),
         ]
+        for part, v in m.get("parts_peak_mb", {}).items():
+            rows.append((f"    part alone: {part}", f"peak {v.get('peak_mb')} MB (+{v.get('added_mb')} over imports)"
+                                                     f" {v.get('what', '')}" if "peak_mb" in v else str(v)))
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"{k.ljust(width)}  {v}")

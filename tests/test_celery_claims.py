@@ -7,6 +7,7 @@ dead worker, and look at what reached the store.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -263,3 +264,43 @@ def test_run_celery_reports_a_failed_node_like_the_local_engine(studio, inproces
     status = studio.status(name)
     assert [f["node"] for f in status["failed"]] == ["beats"] and not status["running"]
     assert status["nodes"]["done"] == 2
+
+
+def test_a_stop_request_cancels_the_running_nodes_like_the_local_engine(studio, inprocess):
+    from storyreel.engine.distributed import run_celery
+    from storyreel.errors import RunFailed
+    from storyreel.providers.local.provider import LocalProvider
+
+    class SlowTreatment(LocalProvider):
+        async def text(self, req, route=None, call=None):
+            if req.step == "treatment":
+                await asyncio.sleep(30)
+            return await super().text(req, route, call)
+
+    inprocess["local"] = SlowTreatment()
+    name = studio.create("stopped", "A fox steals a lantern", duration=10)
+    out: dict = {}
+
+    def run() -> None:
+        try:
+            out["result"] = run_celery(studio.data_dir, name, timeout=60)
+        except BaseException as e:
+            out["error"] = e
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.time() + 30
+    while not [j for j in studio.store.jobs(name) if j["node"] == "treatment"]:
+        assert time.time() < deadline, "treatment never started"
+        time.sleep(0.05)
+    assert studio.status(name)["nodes"]["running"] == 1
+    t0 = time.time()
+    assert studio.stop(name)
+    thread.join(30)
+    assert time.time() - t0 < 15, "the running node should be cancelled within a few heartbeats"
+    assert isinstance(out.get("error"), RunFailed) and out["error"].reason == "stopped on request"
+    jobs = studio.store.jobs(name)
+    assert [(j["node"], j["status"], j["error"]) for j in jobs] == [
+        ("lore", "done", None), ("treatment", "failed", "stopped")]
+    status = studio.status(name)
+    assert not status["running"] and status["nodes"]["running"] == 0

@@ -10,6 +10,7 @@ import opentimelineio as otio
 import pytest
 from PIL import Image, PdfParser
 
+from conftest import fixture_path
 from storyreel import Studio
 from storyreel.errors import InputError, NotFound
 from storyreel.export import bundle, pdf
@@ -316,3 +317,26 @@ def test_fountain_derives_scene_transitions_from_the_cut():
     parsed = fountain.parse(fountain_export.screenplay(film))
     assert [s.transition for s in parsed.scenes] == ["DISSOLVE TO:", "FADE TO BLACK.", "FADE OUT."]
     assert parsed.title_page["title"] == "t"
+
+
+def test_fountain_round_trip_of_a_supplied_screenplay(tmp_path):
+    """Brick & Steel in, through the Film, back out: the same scenes, speakers and lines."""
+    script = fixture_path("screenplays", "brick_and_steel.fountain").read_text(encoding="utf-8")
+    studio = Studio(tmp_path)
+    name = studio.create("brick", "", script=script, duration=60)
+    studio.run(name, until="script")
+    film = studio.film(name)
+    source = fountain.parse(script)
+    text = bundle.export(studio, name, "fountain", None)[0].read_text(encoding="utf-8")
+    back = fountain.parse(text)
+    assert len(back.scenes) == len(film.scenes) == len(source.scenes)
+    assert [s.heading for s in back.scenes] == [s.outline.heading for s in film.scenes]
+
+    def lines(sp):
+        return [(d.character.upper(), d.extension, d.parenthetical, d.text, d.dual) for s in sp.scenes
+                for d in s.dialogue]
+
+    assert lines(back) == [(d.character.upper(), d.extension, d.parenthetical, d.text, d.dual)
+                           for d in film.dialogue_lines()]
+    assert [(c, t) for c, _, _, t, _ in lines(back)] == [(c, t) for c, _, _, t, _ in lines(source)]
+    assert {c.upper() for c in back.speaking_characters()} == {c.upper() for c in source.speaking_characters()}

@@ -209,11 +209,12 @@ def adapters() -> dict[str, Any] | None:
 
 class LatencyProvider:
     """A remote API's stand-in for the benchmark: every call sleeps ``latency`` seconds (the provider's time),
-    then text, speech and music come from the local provider and images and clips are tiny precomputed files
-    (160x90), so the benchmark measures orchestration, not rendering."""
+    then text, speech and music come from the local provider, images are a tiny precomputed still and clips a
+    precomputed still clip in the film's own format (so the clip step has nothing to conform). Shot lists get
+    plain cuts between shots, so the final cut remuxes instead of re-encoding the reel: the benchmark measures
+    orchestration, not rendering."""
 
     name = "local"
-    size = (160, 90)
     _media: dict[tuple, Path] = {}
     _media_lock = threading.Lock()
 
@@ -228,7 +229,13 @@ class LatencyProvider:
 
     async def text(self, req, route=None, call=None):
         await asyncio.sleep(self.latency)
-        return await self.local.text(req, route, call)
+        result = await self.local.text(req, route, call)
+        if req.step == "shot_list":
+            data = result.output.model_dump()
+            for shot in data["shots"]:
+                shot["transition"] = "cut"
+            result.output = req.output.model_validate(data)
+        return result
 
     async def speech(self, req, route=None, call=None):
         await asyncio.sleep(self.latency)
@@ -244,7 +251,8 @@ class LatencyProvider:
 
     async def video(self, req, route=None, call=None) -> VideoResult:
         await asyncio.sleep(self.latency)
-        clip = await asyncio.to_thread(self._clip, float(req.duration), int(req.fps))
+        clip = await asyncio.to_thread(self._clip, float(req.duration), int(req.fps), int(req.width),
+                                       int(req.height))
         Path(req.out_path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(clip, req.out_path)
         return VideoResult(path=Path(req.out_path), strategy=req.strategy, model="bench:clip",
@@ -263,20 +271,20 @@ class LatencyProvider:
                 from PIL import Image
 
                 path = cls._folder() / "still.png"
-                Image.new("RGB", cls.size, (90, 110, 140)).save(path)
+                Image.new("RGB", (160, 90), (90, 110, 140)).save(path)
                 cls._media[("still",)] = path
             return cls._media[("still",)]
 
     @classmethod
-    def _clip(cls, duration: float, fps: int) -> Path:
+    def _clip(cls, duration: float, fps: int, width: int, height: int) -> Path:
         still = cls._still()
         with cls._media_lock:
-            key = ("clip", round(duration, 3), fps)
+            key = ("clip", round(duration, 3), fps, width, height)
             if key not in cls._media:
                 from storyreel.media import video
 
-                path = cls._folder() / f"clip-{duration:.3f}-{fps}.mp4"
-                video.render_clip(path, first=still, last=None, duration=duration, width=cls.size[0],
-                                  height=cls.size[1], fps=fps, preset="ultrafast")
+                path = cls._folder() / f"clip-{duration:.3f}-{fps}-{width}x{height}.mp4"
+                video.render_clip(path, first=still, last=None, duration=duration, width=width, height=height,
+                                  fps=fps, preset="ultrafast")
                 cls._media[key] = path
             return cls._media[key]

@@ -9,7 +9,8 @@ for pull-outs), the framing, camera move, length and transition out, the action 
 line). Each scene opens with its heading in a band; a scene that runs on to a new page repeats it as (CONT'D).
 
 Pages are RGB images that Pillow's PDF writer stores as JPEG (quality 85, 4:4:4 so text stays clean), so a
-40-shot board stays a few megabytes. Fonts are DejaVu Sans (or Liberation Sans) when installed, else Pillow's
+40-shot board stays a few megabytes; they are drawn and written six at a time (appended to the PDF), so memory
+does not grow with the film. Fonts are DejaVu Sans (or Liberation Sans) when installed, else Pillow's
 own.
 """
 
@@ -32,6 +33,7 @@ DPI = 150
 PAPER = {"a4": (297 / 25.4, 210 / 25.4), "letter": (11.0, 8.5)}  # landscape, inches
 GRID = {"16:9": (3, 2), "9:16": (2, 3), "1:1": (2, 2)}  # rows, columns
 JPEG_QUALITY = 85
+BATCH = 6  # pages drawn and written at a time
 
 WHITE = (255, 255, 255)
 INK = (28, 28, 30)
@@ -265,15 +267,25 @@ def storyboard(film: Film, project_dir: Path, *, paper: str = "a4", today: date 
         for kind, data, _ in page_items:
             if kind == "band" and not data[1]:
                 scene_pages.setdefault(data[0].id if data[0] else "", n)
-    pages = [_title_page(film, size, title, panels, scene_pages, today, total)]
-    for n, page_items in enumerate(plan, start=2):
-        pages.append(_board_page(film, lay, title, page_items, n, total, today))
+    def pages():
+        yield _title_page(film, size, title, panels, scene_pages, today, total)
+        for n, page_items in enumerate(plan, start=2):
+            yield _board_page(film, lay, title, page_items, n, total, today)
+
+    # Pages are drawn and written BATCH at a time (a page is 6.5 MB of pixels at 150 dpi): the first batch
+    # makes the PDF, the next ones are appended to it, so a long film's board never holds all its pages.
     buf = io.BytesIO()
     treatment = film.chosen_treatment()
-    pages[0].save(buf, "PDF", save_all=True, append_images=pages[1:], resolution=float(DPI),
-                  quality=JPEG_QUALITY, subsampling=0, title=f"{title} — storyboard", author="storyreel",
-                  subject=(treatment.logline if treatment else "") or film.inputs.prompt[:200],
-                  creator="storyreel", producer="storyreel (Pillow)")
+    meta = {"title": f"{title} — storyboard", "author": "storyreel", "creator": "storyreel",
+            "subject": (treatment.logline if treatment else "") or film.inputs.prompt[:200],
+            "producer": "storyreel (Pillow)"}
+    it = pages()
+    first = True
+    while batch := [p for _, p in zip(range(BATCH), it, strict=False)]:
+        buf.seek(0)
+        batch[0].save(buf, "PDF", save_all=True, append_images=batch[1:], append=not first,
+                      resolution=float(DPI), quality=JPEG_QUALITY, subsampling=0, **(meta if first else {}))
+        first = False
     return buf.getvalue()
 
 

@@ -1,4 +1,4 @@
-"""Video clips for the story reel: keyframes -> moving H.264 shots, then one joined reel.
+"""Video clips for the story reel: keyframes -> moving H.264 shots (joined into one reel by media/concat.py).
 
 Everything here streams: a frame is produced, encoded and dropped before the next one exists, so memory
 does not grow with shot length. Per-frame work stays in C (NumPy slicing/arithmetic, swscale, x264):
