@@ -37,11 +37,11 @@ from fakes.openai_chat import ChatFake, completion
 from fakes.replicate import BASE_PATH as REPLICATE_PATH
 from fakes.replicate import ReplicateFake
 from storyreel import Studio
-from storyreel.media.video import probe
 from storyreel.cli import app
 from storyreel.errors import BudgetExceeded, RunFailed
 from storyreel.film.models import VIEWS_BY_KIND, Film
 from storyreel.media import video
+from storyreel.media.video import probe
 from storyreel.steps import BY_NAME
 from storyreel.store.db import Store
 

@@ -17,6 +17,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from storyreel.media import video
+
 
 def needs_conform(info: dict, *, width: int, height: int, fps: int, frames: int) -> bool:
     video = next((s for s in info["streams"] if s["type"] == "video"), None)
@@ -47,10 +49,8 @@ def conform(src: Path, dst: Path, *, width: int, height: int, fps: int, frames: 
             vin = next((s for s in inp.streams if s.type == "video"), None)
             if vin is None:
                 raise ValueError(f"{Path(src).name} has no video stream")
-            vout = out.add_stream("libx264", rate=fps)
-            vout.width, vout.height, vout.pix_fmt = width, height, "yuv420p"
-            vout.codec_context.time_base = Fraction(1, fps)
-            vout.options = {"preset": "veryfast", "crf": "20"}
+            # the renderer's own encoder settings: identical SPS/PPS, so the cut can splice instead of re-encoding
+            vout = video._add_h264(out, width, height, fps, "veryfast")
             src_frames = 0
             src_size = None
             current: av.VideoFrame | None = None
