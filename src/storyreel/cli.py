@@ -59,6 +59,15 @@ def command(fn):
     return wrapper
 
 
+def _shown(path) -> str:
+    """A path as the user can use it: relative to where they are when it is below, absolute otherwise."""
+    p = Path(path).resolve()
+    try:
+        return str(p.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(p)
+
+
 def _read_text(path: Path, what: str) -> str:
     from storyreel.errors import InputError
     from storyreel.inputs.documents import DocumentError, read_text_file
@@ -133,7 +142,7 @@ def run(name: str, until: str | None = typer.Option(None, "--until", help="Stop 
     out.print(f"{name}: {len(result['ran'])} ran, {len(result['reused'])} reused; stage {st['stage']}, "
               f"{st['progress']:.0f}%")
     if "final" in st["outputs"]:
-        out.print(f"final: {st['outputs']['final']}")
+        print(f"final: {_shown(st['outputs']['final'])}")
 
 
 @app.command()
@@ -250,7 +259,7 @@ def export(name: str, fmt: str = typer.Option("json", "--format", help="json, pd
     from storyreel.export import bundle
 
     for p in bundle.export(studio, name, fmt, output):
-        out.print(str(p))
+        print(_shown(p))
 
 
 @app.command()
@@ -309,8 +318,8 @@ def make(prompt: str, duration: float = typer.Option(30.0, "--duration"), name: 
         out.print(f"dialogue: {film.sound.voice}" + ("" if film.sound.voice != "silent (subtitles)" else
                                                      " — install espeak-ng to hear it (see README)"))
     for p in paths:
-        out.print(f"  {p}")
-    out.print(f"final: {studio.project_dir(made) / film.cut.final}")
+        print(f"  {_shown(p)}")
+    print(f"final: {_shown(studio.project_dir(made) / film.cut.final)}")
 
 
 @app.command()
