@@ -217,7 +217,13 @@ class Router:
             if kind not in KINDS:
                 continue
             chain = []
-            for route in self._chain(step, kind):
+            routes = self._chain(step, kind)
+            if not (self.config.steps.get(step) and self.config.steps[step].models):
+                # what would run with every key set, so the user sees what is missing and not only the fallback
+                everything = {spec.key_env: "set" for spec in PROVIDERS.values() if spec.key_env}
+                wanted = self.config.default_chain(step, kind, everything)
+                routes = [r for r in wanted if r not in routes] + routes
+            for route in routes:
                 missing = self._missing(route, kind)
                 chain.append({"provider": route.provider, "model": route.model, "reasoning": route.reasoning,
                               "ready": not missing, "missing": missing})
