@@ -103,3 +103,29 @@ def test_the_screenplay_fixture_keeps_its_structure(tmp_path):
     assert sum(1 for d in film.dialogue_lines() if d.dual) == 1
     assert check(studio, name) == []
     assert film.chosen_treatment() is not None and film.beats
+
+
+def test_portrait_film_is_1080_by_1920_all_the_way(tmp_path):
+    from PIL import Image
+
+    studio = Studio(tmp_path)
+    name = studio.create("tall", "A courier crosses a night market", duration=6, aspect="9:16")
+    studio.run(name)
+    film = studio.film(name)
+    pdir = studio.project_dir(name)
+    with Image.open(pdir / film.shots[0].first_frame.image) as im:
+        assert im.size == (1080, 1920)
+    v = next(s for s in probe(pdir / film.cut.final)["streams"] if s["type"] == "video")
+    assert (v["width"], v["height"]) == (1080, 1920)
+
+
+def test_square_keyframes_are_1080_square(tmp_path):
+    from PIL import Image
+
+    studio = Studio(tmp_path)
+    name = studio.create("square", "A cat guards a bakery", duration=6, aspect="1:1")
+    studio.run(name, until="keyframes")
+    film = studio.film(name)
+    for shot in film.shots:
+        with Image.open(studio.project_dir(name) / shot.last_frame.image) as im:
+            assert im.size == (1080, 1080)
