@@ -1,17 +1,18 @@
 """Distributed benchmark: many films on Celery workers, against the best any scheduler could do.
 
-FILMS films of SHOTS shots each (durations found so the draft writer plans exactly that many shots) run at once
-through the real thing — `run_celery` orchestrators, `storyreel worker` processes, Redis, PostgreSQL — on 1, 2
-and 4 worker processes of CONCURRENCY threads each. Every provider call takes LATENCY seconds: the workers run
-with STORYREEL_BENCH_LATENCY set, which swaps the local provider for `celery_app.LatencyProvider` (sleep, then
-the draft writer for text, espeak/NumPy for speech and music, tiny precomputed images and clips), so the figures
-measure orchestration, not rendering.
+FILMS films of SHOTS shots each (durations found so the draft writer plans exactly that many shots) run at
+once through the real thing (`run_celery` orchestrators, `storyreel worker` processes, Redis, PostgreSQL) on
+1, 2 and 4 worker processes of CONCURRENCY threads each. Every provider call takes LATENCY seconds: workers
+and orchestrators run with STORYREEL_BENCH_LATENCY set, which swaps the local provider for
+`celery_app.LatencyProvider` (sleep, then the draft writer for text, espeak/NumPy for speech and music, tiny
+precomputed stills and still clips in the film's format, plain cuts), so the figures measure orchestration,
+not rendering.
 
 For each worker count it reports throughput (nodes/s, films/min) and the makespan against the lower bound
 max(critical path, total work / total slots). Work is counted two ways: the provider time alone (calls x
 LATENCY, the bench/scheduler.py convention) and as measured (each job's claim to commit, which adds the
-engine's own work and the machine's contention). `ideal_s` is a zero-overhead critical-path-first list schedule
-of the same graphs on the same slots, for reference.
+engine's own work and the machine's contention). `ideal_s` is a zero-overhead critical-path-first list
+schedule of the same graphs on the same slots, for reference.
 
     .venv/bin/python bench/distributed.py [--workers 1 2 4] [--films 20] [--shots 20] [--latency 1.0]
                                           [--concurrency 8]
@@ -54,15 +55,17 @@ PROMPTS = [
     "A baker's oven starts predicting the weather", "A night-shift nurse finds a map in a patient's coat",
     "A chess prodigy loses to a street sweeper", "A tailor sews a coat that remembers its owners",
     "A beekeeper negotiates with a city council", "A ferry captain refuses to cross on the last day",
-    "A librarian hides a runaway robot among the encyclopedias", "A glassblower's apprentice breaks the heirloom",
+    "A librarian hides a runaway robot among the encyclopedias",
+    "A glassblower's apprentice breaks the heirloom",
     "A mountain rescue dog retires to a seaside town", "A violinist busks for a stolen instrument",
-    "An old cartographer charts a village that keeps moving", "A gardener grows a tree indoors for a dying friend",
+    "An old cartographer charts a village that keeps moving",
+    "A gardener grows a tree indoors for a dying friend",
     "A radio host answers a call from forty years ago", "A boy builds a raft to follow the migrating geese",
     "A florist and a mortician share a shop front",
 ]
 
 
-# --- films of exactly SHOTS shots ------------------------------------------------------------------------------
+# --- films of exactly SHOTS shots ---------------------------------------------------------------------------
 
 
 def find_durations(prompts: list[str], shots: int, scratch: Path) -> dict[str, tuple[float, int]]:
@@ -86,7 +89,7 @@ def find_durations(prompts: list[str], shots: int, scratch: Path) -> dict[str, t
     return out
 
 
-# --- services ---------------------------------------------------------------------------------------------------
+# --- services -----------------------------------------------------------------------------------------------
 
 
 def create_database() -> str:
@@ -155,7 +158,7 @@ def stop_workers(procs: list[subprocess.Popen]) -> None:
             p.wait(5)
 
 
-# --- one configuration ------------------------------------------------------------------------------------------
+# --- one configuration --------------------------------------------------------------------------------------
 
 
 def run_config(workers: int, films: dict[str, tuple[float, int]], latency: float, concurrency: int,
@@ -306,7 +309,8 @@ def main() -> None:
               f"{sorted({s for _, s in films.values()})} shots", flush=True)
         rows = []
         for n in args.workers:
-            print(f"running {args.films} films on {n} worker process(es) x {args.concurrency} ...", flush=True)
+            print(f"running {args.films} films on {n} worker process(es) x {args.concurrency} ...",
+                  flush=True)
             rows.append(run_config(n, films, args.latency, args.concurrency, tmp))
             print(json.dumps(rows[-1]), flush=True)
     result = {
@@ -323,8 +327,9 @@ def main() -> None:
     print(head)
     for r in rows:
         p, m = r["provider"], r["measured"]
-        print(f"{r['workers']:>7} {r['slots']:>5} {r['nodes']:>6} {r['makespan_s']:>8.1f}s {r['nodes_per_s']:>8.2f} "
-              f"{r['films_per_min']:>9.2f} {p['lower_bound_s']:>10.1f}s {p['makespan_over_lower_bound']:>6.2f} "
+        print(f"{r['workers']:>7} {r['slots']:>5} {r['nodes']:>6} {r['makespan_s']:>8.1f}s "
+              f"{r['nodes_per_s']:>8.2f} {r['films_per_min']:>9.2f} {p['lower_bound_s']:>10.1f}s "
+              f"{p['makespan_over_lower_bound']:>6.2f} "
               f"{m['lower_bound_s']:>10.1f}s {m['makespan_over_lower_bound']:>6.2f} {p['ideal_s']:>6.1f}s "
               f"{r['slot_utilization']:>5.2f}")
 

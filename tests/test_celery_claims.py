@@ -1,8 +1,8 @@
 """The Celery engine's claims, in process, on a real PostgreSQL (no broker, no worker processes).
 
-Deliveries of a node's task are handed straight to ``distributed.run_node``, the function a worker runs for each
-message, so these tests can deliver the same message twice, from several threads at once, or as the heir of a
-dead worker, and look at what reached the store.
+Deliveries of a node's task are handed straight to ``distributed.run_node``, the function a worker runs for
+each message, so these tests can deliver the same message twice, from several threads at once, or as the heir
+of a dead worker, and look at what reached the store.
 """
 
 from __future__ import annotations
@@ -119,7 +119,8 @@ def test_a_dead_workers_claim_is_taken_over_and_its_provider_state_resumed(studi
     p = payloads[0]
     store = studio.store
     with store.tx() as conn:  # a live worker holds the node
-        job = store.start_job(conn, name, p["node"], "lore", None, p["key"], owner_id(), {"prediction": "p-1"})
+        job = store.start_job(conn, name, p["node"], "lore", None, p["key"], owner_id(),
+                              {"prediction": "p-1"})
         ds.set_claim(conn, name, p["node"], p["key"], state="running", owner=owner_id(), job=job,
                      heartbeat=time.time(), deliveries=1)
     assert run_node(store, **p, send=lambda _: None) == "skipped: running on a live worker"

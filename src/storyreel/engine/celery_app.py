@@ -22,6 +22,7 @@ Environment (the same on every worker and on the machine that runs ``storyreel r
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import random
 import shutil
@@ -93,7 +94,6 @@ def make_app(s: dict[str, Any]) -> Celery:
         broker_transport_options=transport,
         result_backend_transport_options=dict(transport),
         broker_connection_retry_on_startup=True,
-        worker_hijack_root_logger=False,
     )
     app.task(name=TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True,
              autoretry_for=(_db_errors(),), retry_backoff=True, max_retries=5)(_node_task)
@@ -154,14 +154,14 @@ def worker_store():
             if not data:
                 raise RuntimeError("STORYREEL_DATA is not set: a worker needs the shared media folder")
             for attempt in range(5):
-                try:  # workers starting together on a fresh database race to create the tables
+                try:  # workers starting together on a fresh database race to create the store's tables
                     store = Store(Path(data))
-                    dist_store.ensure_tables(store.engine)
                     break
                 except DBAPIError:
                     if attempt == 4:
                         raise
                     time.sleep(0.2 + random.random())
+            dist_store.ensure_tables(store.engine)
             _store = store
         return _store
 
@@ -187,8 +187,9 @@ def worker_main(argv: list[str]) -> None:
     """Start a worker: ``storyreel worker [celery worker options]`` (e.g. ``--concurrency 4``).
 
     The pool is threads: a node mostly waits (on a provider, or on the local provider's own render
-    processes), and a SIGKILLed worker takes all its nodes down with it, so nothing of a dead worker finishes
-    behind the back of the worker that takes it over. ``--pool solo`` also works (one node at a time).
+    processes), and a SIGKILLed worker takes all its nodes down with it: no pool child lives on to commit
+    behind the back of the worker that takes its node over (an orphaned render process can at most write a
+    file that nothing references). ``--pool solo`` also works (one node at a time per process).
     """
     s = settings()
     worker_store()  # fail here, clearly, when the environment is incomplete
@@ -261,7 +262,9 @@ class LatencyProvider:
     @classmethod
     def _folder(cls) -> Path:
         if ("dir",) not in cls._media:
-            cls._media[("dir",)] = Path(tempfile.mkdtemp(prefix="storyreel-bench-"))
+            folder = Path(tempfile.mkdtemp(prefix="storyreel-bench-"))
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+            cls._media[("dir",)] = folder
         return cls._media[("dir",)]
 
     @classmethod

@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,12 +44,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.exc import DBAPIError
 
 from storyreel.engine.core import JobCall, stage_index
 from storyreel.errors import NotFound
 from storyreel.film import versions
 from storyreel.film.models import Film
-from storyreel.plan.graph import Node, Plan
+from storyreel.plan.graph import KeyCache, Node, Plan
 from storyreel.plan.keys import cache_key
 from storyreel.steps import BY_NAME, STAGES, STEPS
 from storyreel.steps.base import context_of
@@ -94,11 +98,21 @@ FINISHED = ("done", "reused", "failed", "dropped")
 CLAIM_STALE_SECONDS = 30.0
 
 _ready: set[int] = set()
+_ready_lock = threading.Lock()
 
 
 def ensure_tables(engine: Engine) -> None:
-    if id(engine) not in _ready:
-        meta.create_all(engine)
+    with _ready_lock:
+        if id(engine) in _ready:
+            return
+        for attempt in range(5):
+            try:  # processes starting together on a fresh database race to create the tables
+                meta.create_all(engine)
+                break
+            except DBAPIError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.2 + random.random())
         _ready.add(id(engine))
 
 
@@ -188,7 +202,7 @@ def record_dispatch(conn: Connection, project: str, token: str, wanted: list[tup
     if not wanted:
         return []
     have = {(r.node, r.cache_key): r for r in conn.execute(select(claims).where(and_(
-        claims.c.project == project, claims.c.node.in_({n for n, _ in wanted}))))}
+        claims.c.project == project, claims.c.node.in_(sorted({n for n, _ in wanted})))))}
     now = time.time()
     out = []
     for node, key in wanted:
@@ -256,6 +270,44 @@ def dispatchable(plan: Plan, states: dict, locked: set[str], until: str | None) 
     return out
 
 
+class RunKeys(KeyCache):
+    """Cache keys across the tasks of one run in this process. During a run a node's inputs change only when
+    one of its dependencies applies an output (a running project cannot be edited), so a key stays valid
+    while the outputs applied to its dependencies are the same ones (same key, same job). Saves computing
+    every done node's key again at each commit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.applied: dict[str, dict] = {}
+
+    def key(self, plan: Plan, node: Node, fingerprint) -> str:
+        stamp = tuple((d, (self.applied.get(d) or {}).get("key"), (self.applied.get(d) or {}).get("job"))
+                      for d in node.deps)
+        hit = self._keys.get(node.id)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        key = plan.key(node, fingerprint)
+        self._keys[node.id] = (stamp, key)
+        return key
+
+    def states(self, plan: Plan, applied: dict, fp, **kw) -> dict:
+        self.applied = applied
+        return plan.states(applied, fp, keys=self, **kw)
+
+
+_run_keys: OrderedDict[tuple[str, str], RunKeys] = OrderedDict()
+
+
+def run_keys(project: str, token: str) -> RunKeys:
+    """This process's key cache for a run (used under the project lock, so one thread at a time)."""
+    with _ready_lock:
+        keys = _run_keys.pop((project, token), None) or RunKeys()
+        _run_keys[(project, token)] = keys
+        while len(_run_keys) > 64:
+            _run_keys.popitem(last=False)
+        return keys
+
+
 def dispatch_ready(conn, project: str, token: str, film: Film, applied: dict, fp, project_row) -> list[dict]:
     """Within the project lock: the nodes now ready that this run has not dispatched, recorded as queued."""
     run = run_row(conn, project)
@@ -263,7 +315,7 @@ def dispatch_ready(conn, project: str, token: str, film: Film, applied: dict, fp
         return []
     locked = locks_of(project_row)
     plan = Plan(film, STEPS)
-    states = plan.states(applied, fp, locked=locked)
+    states = run_keys(project, token).states(plan, applied, fp, locked=locked)
     pairs = record_dispatch(conn, project, token, dispatchable(plan, states, locked, run.until))
     return [payload(project, n, k, token) for n, k in pairs]
 

@@ -203,6 +203,7 @@ class _Orchestrator:
         self.visibility = visibility
         self.token = uuid.uuid4().hex
         self.locked = set(store.project(project).locks)
+        self.keys = ds.RunKeys()
 
     def run(self) -> dict:
         self._begin()
@@ -244,7 +245,8 @@ class _Orchestrator:
             elif now - changed_at > QUIET_WARNING_SECONDS and not warned and \
                     not any(r.state == "running" for r in rows):
                 warned = True
-                message = "no worker has picked anything up for a while: is `storyreel worker` running?"
+                message = (f"nothing of this run has started for {QUIET_WARNING_SECONDS:g}s: are the workers "
+                           "busy, or is none running (`storyreel worker`)?")
                 log.warning("%s: %s", project, message)
                 self._publish(plan, states, rows, "progress", message)
             if stop_reason:
@@ -270,9 +272,10 @@ class _Orchestrator:
         active = {r.node for r in rows if r.state in ds.ACTIVE}
         failed = {r.node: r.cache_key for r in rows if r.state == "failed"}
         plan = Plan(film, STEPS)
-        states = plan.states(applied, self.fp, locked=self.locked, running=active, failed=failed)
+        states = self.keys.states(plan, applied, self.fp, locked=self.locked, running=active, failed=failed)
         mine = {(r.node, r.cache_key) for r in rows}
-        return plan, states, [p for p in ds.dispatchable(plan, states, self.locked, self.until) if p not in mine]
+        ready = ds.dispatchable(plan, states, self.locked, self.until)
+        return plan, states, [p for p in ready if p not in mine]
 
     def _begin(self) -> None:
         """Record this run; settle claims left running by earlier runs (their workers stop within a heartbeat
