@@ -71,7 +71,7 @@ def _start_run(studio: Studio, name: str) -> tuple[str, list[dict]]:
         ds.start_run(conn, name, token, owner, None)
         prow = ds.lock_project(conn, name)
         _, data, applied = store.head(name, conn)
-        payloads = dispatch_ready(conn, name, token, versions.load(data), applied, fp, prow)
+        payloads = dispatch_ready(conn, name, token, versions.load(data), applied, fp, prow, lambda _: None)
     return token, payloads
 
 

@@ -21,6 +21,19 @@ def _cli(data, *args, **kw):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
+def _processes_mentioning(text: str) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if text.encode() in f.read():
+                        pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
 def test_sigkill_mid_render_then_resume_redraws_nothing_finished(tmp_path):
     studio = Studio(tmp_path)
     name = studio.create("killme", "A clockmaker races the tide", duration=14)
@@ -41,6 +54,11 @@ def test_sigkill_mid_render_then_resume_redraws_nothing_finished(tmp_path):
             pytest.fail("the run never reached the clip stage")
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
+        # its render processes die with it: nothing keeps working (or holding memory) for a dead run
+        deadline = time.time() + 10
+        while _processes_mentioning(str(tmp_path)) and time.time() < deadline:
+            time.sleep(0.1)
+        assert _processes_mentioning(str(tmp_path)) == []
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -308,8 +308,16 @@ def run_keys(project: str, token: str) -> RunKeys:
         return keys
 
 
-def dispatch_ready(conn, project: str, token: str, film: Film, applied: dict, fp, project_row) -> list[dict]:
-    """Within the project lock: the nodes now ready that this run has not dispatched, recorded as queued."""
+def dispatch_ready(conn, project: str, token: str, film: Film, applied: dict, fp, project_row,
+                   send) -> list[dict]:
+    """Within the project lock: record the nodes now ready that this run has not dispatched as queued, and
+    send their messages (returned too).
+
+    The messages go out before the transaction commits, while it still holds the project lock: a worker
+    that receives one waits on that lock to claim it, so it always finds the claim row; a dispatcher that
+    dies before committing leaves messages without claims (dropped on arrival) and a node to be taken over,
+    never a claim without a message. A failed send is marked (``dispatched`` = 0) for the orchestrator to
+    send again."""
     run = run_row(conn, project)
     if run_problem(project_row, run, token) or run.budget_stop:
         return []
@@ -317,7 +325,16 @@ def dispatch_ready(conn, project: str, token: str, film: Film, applied: dict, fp
     plan = Plan(film, STEPS)
     states = run_keys(project, token).states(plan, applied, fp, locked=locked)
     pairs = record_dispatch(conn, project, token, dispatchable(plan, states, locked, run.until))
-    return [payload(project, n, k, token) for n, k in pairs]
+    payloads = [payload(project, n, k, token) for n, k in pairs]
+    if payloads:
+        try:
+            send(payloads)
+        except Exception:
+            log.exception("%s: sending %d node(s) failed; the orchestrator will send them", project,
+                          len(payloads))
+            for n, k in pairs:
+                set_claim(conn, project, n, k, dispatched=0.0)
+    return payloads
 
 
 @dataclass
@@ -328,10 +345,10 @@ class Claimed:
     state: dict
 
 
-def claim(store: Store, project: str, node: Node, key: str, token: str, worker: str,
-          fp) -> tuple[Claimed | str, list[dict]]:
+def claim(store: Store, project: str, node: Node, key: str, token: str, worker: str, fp,
+          send) -> tuple[Claimed | str, list[dict]]:
     """Claim (node, key) for ``worker``: a started job and the Film to run it on, or why this delivery is a
-    no-op (with the follow-ups to send when a cached output was reused instead)."""
+    no-op (with the follow-ups sent when a cached output was reused instead)."""
     with store.tx() as conn:
         prow = lock_project(conn, project)
         why = run_problem(prow, run_row(conn, project), token)
@@ -366,7 +383,7 @@ def claim(store: Store, project: str, node: Node, key: str, token: str, worker: 
             store.record_reuse(conn, project, node.id, node.step.name, node.item, key, cached)
             store.commit_version(conn, project, film.model_dump(mode="json"), applied, f"{node.id} (reused)")
             set_claim(conn, project, node.id, key, state="reused", owner=worker, finished=now, **counts)
-            return "reused", dispatch_ready(conn, project, token, film, applied, fp, prow)
+            return "reused", dispatch_ready(conn, project, token, film, applied, fp, prow, send)
         state = interrupted_state(conn, project, node.id, key)
         job_id = store.start_job(conn, project, node.id, node.step.name, node.item, key, worker, state)
         set_claim(conn, project, node.id, key, state="running", owner=worker, job=job_id, heartbeat=now,
@@ -393,9 +410,9 @@ def _owned(row, worker: str, job_id: int) -> bool:
 
 
 def commit(store: Store, project: str, token: str, worker: str, node: Node, key: str, job_id: int,
-           output: dict, request: dict, call: JobCall, fp) -> tuple[str, list[dict]]:
+           output: dict, request: dict, call: JobCall, fp, send) -> tuple[str, list[dict]]:
     """Apply a finished node's output to the head Film under the project lock, write the version, and
-    return the nodes that made ready (recorded as dispatched, to be sent once the transaction is over)."""
+    dispatch the nodes that made ready (see :func:`dispatch_ready`)."""
     done = {"request": request, "cost": call.cost, "attempts": len(call.attempts)}
     with store.tx() as conn:
         prow = lock_project(conn, project)
@@ -423,7 +440,7 @@ def commit(store: Store, project: str, token: str, worker: str, node: Node, key:
         store.update_job(job_id, conn, status="done", finished=now, outputs=output, error=None, **done)
         store.commit_version(conn, project, film.model_dump(mode="json"), applied, node.id)
         set_claim(conn, project, node.id, key, state="done", finished=now)
-        return "ran", dispatch_ready(conn, project, token, film, applied, fp, prow)
+        return "ran", dispatch_ready(conn, project, token, film, applied, fp, prow, send)
 
 
 def record_failure(store: Store, project: str, worker: str, node: Node, key: str, job_id: int, error: str,

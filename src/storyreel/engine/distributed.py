@@ -4,9 +4,10 @@ Shape. ``run_celery`` (the orchestrator, behind ``storyreel run NAME --engine ce
 run like the local engine, records a fresh run token, dispatches the ready nodes and then only watches: it
 polls the store for progress and publishes the same :class:`Progress` events. It never waits on a task's
 result, and no task waits on another: a task that commits a node computes, in the same transaction, which
-nodes that made ready and dispatches them itself (continuation style). So a node starts the moment its own
-inputs are done: a clip from its own keyframe at once, its continue-from-previous followers the moment it is
-committed, independent chains in parallel; clips are applied in shot order whatever order they finish in.
+nodes that made ready and dispatches them itself (continuation style; the messages are published before that
+transaction commits, see ``dist_store.dispatch_ready``). So a node starts the moment its own inputs are done:
+a clip from its own keyframe at once, its continue-from-previous followers the moment it is committed,
+independent chains in parallel; clips are applied in shot order whatever order they finish in.
 
 A task carries ``{project, node, key, run}``, never media. Each delivery goes through :func:`run_node`:
 
@@ -84,19 +85,17 @@ def run_node(store: Store, project: str, node: str, key: str, run: str, *, send:
     router = make_router(store, project, None, adapters)
     try:
         fp = fingerprint_fn(router)
-        claimed, follow = ds.claim(store, project, the_node, key, run, worker, fp)
-        send(follow)
+        claimed, _ = ds.claim(store, project, the_node, key, run, worker, fp, send)
         if isinstance(claimed, str):
             return claimed
-        result, follow = asyncio.run(_execute(store, project, run, worker, claimed, key, router, fp))
-        send(follow)
+        result, _ = asyncio.run(_execute(store, project, run, worker, claimed, key, router, fp, send))
         return result
     finally:
         _close(router)
 
 
 async def _execute(store: Store, project: str, token: str, worker: str, claimed: ds.Claimed, key: str,
-                   router, fp) -> tuple[str, list[dict]]:
+                   router, fp, send: Send) -> tuple[str, list[dict]]:
     node = claimed.node
     call = JobCall(store, claimed.job_id, claimed.state)
     project_dir = store.data_dir / project
@@ -128,7 +127,7 @@ async def _execute(store: Store, project: str, token: str, worker: str, claimed:
                      call)
     request = job_request(prompts, call, router, node)
     return _retrying(lambda: ds.commit(store, project, token, worker, node, key, claimed.job_id, output,
-                                       request, call, fp))
+                                       request, call, fp, send))
 
 
 def _fail(store: Store, project: str, worker: str, node: Node, key: str, job_id: int, error: str,
@@ -309,8 +308,7 @@ class _Orchestrator:
             prow = ds.lock_project(conn, self.project)
             _, data, applied = self.store.head(self.project, conn)
             film = versions.load(data)
-            payloads = ds.dispatch_ready(conn, self.project, self.token, film, applied, self.fp, prow)
-        self._send(payloads)
+            ds.dispatch_ready(conn, self.project, self.token, film, applied, self.fp, prow, self.send)
 
     def _send(self, payloads: list[dict]) -> None:
         try:

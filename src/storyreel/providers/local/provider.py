@@ -13,6 +13,7 @@ import ctypes
 import functools
 import json
 import os
+import signal
 import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
@@ -51,8 +52,19 @@ def _make_pool() -> ProcessPoolExecutor:
     global _pool
     if _pool is None:
         workers = int(os.environ.get("STORYREEL_RENDER_WORKERS") or max(1, os.cpu_count() or 1))
-        _pool = ProcessPoolExecutor(max_workers=workers)
+        _pool = ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent)
     return _pool
+
+
+def _die_with_parent() -> None:
+    """A render process must not outlive the run that started it (kill -9 of `storyreel run` included)."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            os._exit(0)
 
 
 def pool() -> ProcessPoolExecutor:
