@@ -82,16 +82,22 @@ def run_node(store: Store, project: str, node: str, key: str, run: str, *, send:
         the_node = ds.node_of(node)
     except NotFound as e:
         return f"skipped: {e}"
-    router = make_router(store, project, None, adapters)
+    keys_router = make_router(store, project, None, adapters)
+    router = None
     try:
-        fp = fingerprint_fn(router)
+        fp = fingerprint_fn(keys_router)
         claimed, _ = ds.claim(store, project, the_node, key, run, worker, fp, send)
         if isinstance(claimed, str):
             return claimed
+        # the router that runs the node reads what the project has spent now, after the claim (whose lock
+        # waited for the transaction that dispatched this node to commit its own node's cost)
+        router = make_router(store, project, None, adapters)
         result, _ = asyncio.run(_execute(store, project, run, worker, claimed, key, router, fp, send))
         return result
     finally:
-        _close(router)
+        _close(keys_router)
+        if router is not None:
+            _close(router)
 
 
 async def _execute(store: Store, project: str, token: str, worker: str, claimed: ds.Claimed, key: str,
@@ -262,7 +268,7 @@ class _Orchestrator:
                 if wanted and (not active_rows or now - changed_at > STALL_SECONDS):
                     self._kick()
                     changed_at = now
-                self._resend(active_rows)
+                self._resend(active_rows, now - changed_at)
             time.sleep(POLL_SECONDS)
         return self._finish(stop_reason)
 
@@ -320,14 +326,16 @@ class _Orchestrator:
                 for p in payloads:
                     ds.set_claim(conn, self.project, p["node"], p["key"], dispatched=0.0)
 
-    def _resend(self, active_rows: list) -> None:
-        """Send again: nodes whose claimant died (after STORYREEL_REDISPATCH_AFTER; the broker would redeliver
-        them only after its visibility timeout), and queued nodes whose message was never sent or has not been
-        picked up long after the broker should have redelivered it."""
+    def _resend(self, active_rows: list, quiet_for: float) -> None:
+        """Send again, after STORYREEL_REDISPATCH_AFTER seconds: a node whose claimant died (the broker would
+        give its message back only after the visibility timeout), and, once the run has been quiet that long,
+        nodes still queued (a message can be lost: Redis hands it over before the worker records it as
+        unacknowledged, and a worker killed in between takes it along). A message never sent goes at once.
+        Duplicates cost nothing: the claim makes them no-ops."""
         now, after = time.time(), redispatch_after()
         due = [r for r in active_rows
-               if (r.state == "queued"
-                   and (r.dispatched == 0.0 or now - r.dispatched > self.visibility + after))
+               if (r.state == "queued" and (r.dispatched == 0.0 or (quiet_for > after
+                                                                    and now - r.dispatched > after)))
                or (r.state == "running" and not ds.claim_alive(r, now)
                    and now - max(r.heartbeat or 0.0, r.dispatched) > after)]
         if not due:
