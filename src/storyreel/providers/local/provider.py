@@ -13,9 +13,9 @@ import ctypes
 import functools
 import json
 import os
-import signal
 import sys
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -57,14 +57,18 @@ def _make_pool() -> ProcessPoolExecutor:
 
 
 def _die_with_parent() -> None:
-    """A render process must not outlive the run that started it (kill -9 of `storyreel run` included)."""
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except OSError:
-            pass
-        if os.getppid() == 1:  # the parent died before prctl took effect
-            os._exit(0)
+    """A render process must not outlive the run that started it (kill -9 of `storyreel run` included).
+
+    A watchdog thread rather than PR_SET_PDEATHSIG: that signal follows the *thread* that forked the worker, and
+    pools may be made from short-lived threads (web runs, celery tasks)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def pool() -> ProcessPoolExecutor:
