@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT.parent / "shared" / "fixtures"
+# shared/ sits beside the clone (as in CI); STORYREEL_SHARED points elsewhere when it does not
+FIXTURES = Path(os.environ.get("STORYREEL_SHARED") or ROOT.parent / "shared") / "fixtures"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 

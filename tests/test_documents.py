@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from conftest import FIXTURES as SHARED_FIXTURES
 from storyreel.errors import InputError
 from storyreel.inputs.documents import DocumentError, Sections, merge, parse_sections, read_text_file
 from storyreel.inputs.fountain import parse
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "screenplays"
+FIXTURES = SHARED_FIXTURES / "screenplays"
 
 FULL = """\
 Some words before any section.

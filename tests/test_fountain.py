@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import random
 import time
-from pathlib import Path
 
 import pytest
 
+from conftest import FIXTURES as SHARED_FIXTURES
 from storyreel.errors import InputError
 from storyreel.inputs.fountain import FountainError, Line, Scene, Screenplay, parse, write
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "screenplays"
+FIXTURES = SHARED_FIXTURES / "screenplays"
 BRICK = FIXTURES / "brick_and_steel.fountain"
 
 
