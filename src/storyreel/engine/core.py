@@ -1,7 +1,7 @@
 """What every engine shares: loading a project's Film, building the router, running one node, committing it.
 
 The local engine (asyncio, one process) and the Celery engine (many workers) both run nodes through
-:func:`execute_node` and commit them through :func:`commit_node`, so a node means the same thing on both.
+:func:`execute_node` and build progress with :func:`progress`, so a node means the same thing on both.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from storyreel.config import load_config
+from storyreel.engine.events import Progress
 from storyreel.film import versions
 from storyreel.film.models import Film
 from storyreel.plan.graph import Node, Plan
@@ -119,11 +120,6 @@ def commit_nodes(store: Store, project: str, film: Film, applied: dict, done: li
                                     ", ".join(d[0].id for d in done))
 
 
-def commit_node(store: Store, project: str, film: Film, applied: dict, node: Node, key: str, job_id: int,
-                output: dict, request: dict, cost: float, attempts: int) -> int:
-    return commit_nodes(store, project, film, applied, [(node, key, job_id, output, request, cost, attempts)])
-
-
 def commit_reuse(store: Store, project: str, film: Film, applied: dict, node: Node, key: str, output: dict) -> int:
     node.step.apply(film, node.item, output)
     applied[node.id] = {"key": key, "reused": True}
@@ -137,7 +133,18 @@ def load_head(store: Store, project: str) -> tuple[int, Film, dict]:
     return number, versions.load(data), applied
 
 
-def plan_states(film: Film, applied: dict, fp, locked: set[str], running: set[str] = frozenset(),
-                failed: dict | None = None):
-    plan = Plan(film, STEPS)
-    return plan, plan.states(applied, fp, locked=locked, running=running, failed=failed)
+def progress(project: str, plan: Plan, states: dict, event: str, message: str = "",
+             running_now: set[str] | None = None) -> Progress:
+    """Done/total, per stage, and the nodes running now (``running_now`` narrows them to confirmed ones)."""
+    stages: dict[str, dict[str, int]] = {}
+    done, running = 0, []
+    for n in plan.nodes:
+        s = states[n.id].state
+        d = stages.setdefault(n.step.stage, {"done": 0, "total": 0})
+        d["total"] += 1
+        if s in ("done", "reused", "locked"):
+            d["done"] += 1
+            done += 1
+        elif s == "running" and (running_now is None or n.id in running_now):
+            running.append(n.id)
+    return Progress(project, done, len(plan.nodes), running=running, stages=stages, event=event, message=message)

@@ -44,7 +44,7 @@ from typing import Any
 from sqlalchemy import select
 
 from storyreel.engine import dist_store as ds
-from storyreel.engine.core import JobCall, execute_node, fingerprint_fn, job_request, make_router
+from storyreel.engine.core import JobCall, execute_node, fingerprint_fn, job_request, make_router, progress
 from storyreel.engine.events import Events, Progress
 from storyreel.errors import BudgetExceeded, NotFound, RunFailed, StoryreelError
 from storyreel.film import versions
@@ -365,19 +365,7 @@ class _Orchestrator:
         if plan is None or states is None:
             return
         running_now = {r.node for r in rows if r.state == "running"}
-        stages: dict[str, dict[str, int]] = {}
-        done, running = 0, []
-        for n in plan.nodes:
-            s = states[n.id].state
-            d = stages.setdefault(n.step.stage, {"done": 0, "total": 0})
-            d["total"] += 1
-            if s in ("done", "reused", "locked"):
-                d["done"] += 1
-                done += 1
-            elif s == "running" and n.id in running_now:
-                running.append(n.id)
-        self.events.publish(Progress(self.project, done, len(plan.nodes), running=running, stages=stages,
-                                     event=event, message=message))
+        self.events.publish(progress(self.project, plan, states, event, message, running_now))
 
     def _finish(self, stop_reason: str) -> dict:
         with self.store.engine.connect() as conn:

@@ -27,6 +27,7 @@ from storyreel.engine.core import (
     job_request,
     load_head,
     make_router,
+    progress,
     stage_index,
 )
 from storyreel.engine.events import Events, Progress
@@ -205,20 +206,7 @@ class LocalEngine:
         return task, (node, key, job_id, call)
 
     def _publish(self, project: str, plan: Plan, states: dict, event: str, message: str = "") -> None:
-        stages: dict[str, dict[str, int]] = {}
-        done = 0
-        running = []
-        for n in plan.nodes:
-            s = states[n.id].state
-            d = stages.setdefault(n.step.stage, {"done": 0, "total": 0})
-            d["total"] += 1
-            if s in ("done", "reused", "locked"):
-                d["done"] += 1
-                done += 1
-            elif s == "running":
-                running.append(n.id)
-        self.events.publish(Progress(project, done, len(plan.nodes), running=running, stages=stages,
-                                     event=event, message=message))
+        self.events.publish(progress(project, plan, states, event, message))
 
 
 def run_sync(store: Store, project: str, *, until: str | None = None, events: Events | None = None,

@@ -214,12 +214,17 @@ def read_text_file(path: str | os.PathLike[str], *, max_bytes: int = 5_000_000) 
         raise DocumentError(f"{p} cannot be read: permission denied") from None
     except OSError as exc:
         raise DocumentError(f"{p} cannot be read: {exc.strerror or exc}") from None
+    return decode_text(data, str(p), max_bytes=max_bytes)
+
+
+def decode_text(data: bytes, label: str, *, max_bytes: int = 5_000_000) -> str:
+    """UTF-8 text of a file's bytes (BOM dropped), or DocumentError naming ``label`` in one line."""
     if len(data) > max_bytes:
-        raise DocumentError(f"{p} is too big (over {max_bytes:,} bytes)")
+        raise DocumentError(f"{label} is too big (over {max_bytes:,} bytes)")
     if b"\x00" in data:
-        raise DocumentError(f"{p} contains NUL bytes: is it a binary file?")
+        raise DocumentError(f"{label} contains NUL bytes: is it a binary file?")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise DocumentError(f"{p} is not UTF-8 text (bad byte at offset {exc.start})") from None
+        raise DocumentError(f"{label} is not UTF-8 text (bad byte at offset {exc.start})") from None
     return text.removeprefix("\ufeff")

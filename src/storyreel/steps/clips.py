@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
+from storyreel.errors import InvariantError
 from storyreel.film import dto
+from storyreel.film.invariants import check_chains
 from storyreel.film.models import Clip, Film
 from storyreel.media import conform, video
 from storyreel.steps.base import Read, Step
@@ -22,8 +24,9 @@ async def _clip(ctx: StepContext) -> dict:
     spec = {"camera_move": shot["camera_move"], "keyframe": first}
     start_from = None
     if strategy == "continue":
+        check_chains(ctx.film)  # the film's first shot cannot continue from anything: an error naming it
         if not prev or not prev.get("path"):
-            raise ValueError(f"shot {ctx.item} continues from a previous clip but has none before it")
+            raise InvariantError(f"shot {ctx.item} continues from a previous clip but has none before it")
         start_from = ctx.new_path("images", "lastframe", ctx.item, "png")
         video.last_frame(ctx.abs(prev["path"]), start_from)
         spec["start_from"] = ctx.rel(start_from)

@@ -302,13 +302,6 @@ class Store:
             finished=now, cache_key=key, outputs=json.dumps(outputs, ensure_ascii=False), cost=0.0, reused=True,
         ))
 
-    def cached_output(self, project: str, step: str, key: str) -> Any | None:
-        with self.engine.connect() as c:
-            row = c.execute(select(jobs.c.outputs).where(and_(
-                jobs.c.project == project, jobs.c.step == step, jobs.c.cache_key == key, jobs.c.status == "done",
-            )).order_by(jobs.c.id.desc()).limit(1)).first()
-        return json.loads(row.outputs) if row and row.outputs else None
-
     def cached_outputs(self, project: str, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
         """Outputs of finished jobs for (step, key) pairs, in one query."""
         if not wanted:

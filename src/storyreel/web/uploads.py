@@ -13,6 +13,7 @@ import warnings
 from PIL import Image, UnidentifiedImageError
 
 from storyreel.errors import InputError
+from storyreel.inputs.documents import decode_text
 
 MAX_IMAGE = 20 * 1024 * 1024
 MAX_DOCUMENT = 5_000_000
@@ -68,13 +69,4 @@ def check_image(data: bytes, content_type: str | None, filename: str = "") -> st
 
 def check_document(data: bytes, filename: str) -> str:
     """The text of an uploaded document, or InputError with one line."""
-    label = repr(filename or "document")
-    if len(data) > MAX_DOCUMENT:
-        raise InputError(f"{label} is over 5 MB")
-    if b"\x00" in data:
-        raise InputError(f"{label} contains NUL bytes: is it a binary file?")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise InputError(f"{label} is not UTF-8 text (bad byte at offset {e.start})") from None
-    return text.removeprefix("\ufeff")
+    return decode_text(data, repr(filename or "document"), max_bytes=MAX_DOCUMENT)
